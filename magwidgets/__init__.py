@@ -1,0 +1,22 @@
+"""magwidgets: compute, differentiate, invert and teach quantum fingerprints of tight-binding wires."""
+from .core import (
+    Wire,
+    conductance,
+    ldos,
+    scattering_matrix,
+    to_kwant,
+    transmission_matrix,
+    wavefunction_intensity,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Wire",
+    "conductance",
+    "wavefunction_intensity",
+    "ldos",
+    "scattering_matrix",
+    "transmission_matrix",
+    "to_kwant",
+]

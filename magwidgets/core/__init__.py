@@ -1,0 +1,29 @@
+"""Pure, jit/vmap/grad-able transport physics. Never imports ipywidgets or bqplot."""
+import jax
+
+# The physics needs float64 (agreement with Kwant to 1e-8); single precision is opt-in per call.
+jax.config.update("jax_enable_x64", True)
+
+from .kwant_system import to_kwant  # noqa: E402
+from .leads import LeadSelfEnergies, clear_lead_cache, lead_self_energies  # noqa: E402
+from .observables import (  # noqa: E402
+    conductance,
+    ldos,
+    scattering_matrix,
+    transmission_matrix,
+    wavefunction_intensity,
+)
+from .wire import Wire  # noqa: E402
+
+__all__ = [
+    "Wire",
+    "conductance",
+    "wavefunction_intensity",
+    "ldos",
+    "scattering_matrix",
+    "transmission_matrix",
+    "lead_self_energies",
+    "LeadSelfEnergies",
+    "clear_lead_cache",
+    "to_kwant",
+]

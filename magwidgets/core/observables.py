@@ -1,0 +1,233 @@
+"""Public observables: conductance sweeps, scattering matrix, wavefunction intensity and LDOS.
+
+Every function takes the static :class:`~magwidgets.core.wire.Wire`, an ``onsite`` array (L, W) of the full
+on-site energies h_i (seed 000 uses 4t + defect potential), the flux per plaquette in units of h/e, the Fermi
+energy in units of t and, with spin, the magnetisation angles ``theta`` (L, W). They accept NumPy or JAX arrays,
+work under ``jax.jit`` and are differentiable with respect to ``onsite`` and ``theta`` (not flux or energy: the
+leads are computed by LAPACK, see :mod:`magwidgets.core.leads`).
+
+Precision: ``precision="double"`` (complex128, the default, agrees with Kwant to ~1e-12) or ``"single"``
+(complex64, for GPUs; on the seed 000 wire the conductance error is ~1e-4 e^2/h, see README "Precision").
+"""
+from __future__ import annotations
+
+from functools import partial
+from typing import Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .leads import LeadSelfEnergies, lead_self_energies
+from .rgf import rgf_green_columns, rgf_transmission_block
+from .transfer import transfer_green_blocks
+from .wire import Wire, onsite_blocks, x_hopping
+
+SOLVERS = ("transfer", "rgf")
+PRECISIONS = {"double": jnp.complex128, "single": jnp.complex64}
+
+
+def _is_traced(value) -> bool:
+    return isinstance(value, jax.core.Tracer)
+
+
+def _check_site_array(wire: Wire, values, name: str) -> jnp.ndarray:
+    if not isinstance(wire, Wire):
+        raise ValueError(f"wire must be a magwidgets.Wire, got {type(wire).__name__}.")
+    if values is None:
+        raise ValueError(f"{name} is required: an array of shape (length, width) = {(wire.length, wire.width)}.")
+    if not _is_traced(values):
+        array = np.asarray(values)
+        if array.dtype.kind not in "biuf":
+            raise ValueError(f"{name} must be a real array of shape {(wire.length, wire.width)}, got dtype {array.dtype}.")
+        if array.shape == (wire.length, wire.width) and not np.all(np.isfinite(array)):
+            bad = np.argwhere(~np.isfinite(array))[0]
+            raise ValueError(f"{name} must be finite everywhere; found {array[tuple(bad)]} at site (x, y) = {tuple(bad)}.")
+    shape = jnp.shape(values)
+    if shape != (wire.length, wire.width):
+        raise ValueError(
+            f"{name} must have shape (length, width) = {(wire.length, wire.width)} indexed [x, y], got {shape}."
+        )
+    return jnp.asarray(values, dtype=jnp.float64)
+
+
+def _check_theta(wire: Wire, theta) -> Optional[jnp.ndarray]:
+    if theta is None:
+        return None
+    if not wire.spin:
+        raise ValueError("theta (magnetisation angles) needs a spin wire: Wire(..., spin=True, exchange=J).")
+    return _check_site_array(wire, theta, "theta")
+
+
+def _check_grid(values, name: str) -> tuple[jnp.ndarray, bool]:
+    if _is_traced(values):
+        if jnp.ndim(values) > 1:
+            raise ValueError(f"{name} must be a scalar or a 1-D array, got shape {jnp.shape(values)}.")
+        return jnp.atleast_1d(values), jnp.ndim(values) == 0
+    array = np.asarray(values)
+    if array.dtype.kind not in "biuf" or array.ndim > 1 or array.size == 0:
+        raise ValueError(f"{name} must be a real scalar or a non-empty 1-D array, got {values!r}.")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} must be finite, got {values!r}.")
+    return np.atleast_1d(array.astype(float)), array.ndim == 0
+
+
+def _check_solver(solver: str, precision: str) -> None:
+    if solver not in SOLVERS:
+        raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}.")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {tuple(PRECISIONS)}, got {precision!r}.")
+
+
+def _cast(precision: str, *arrays):
+    dtype = PRECISIONS[precision]
+    return tuple(jnp.asarray(a).astype(dtype) for a in arrays)
+
+
+@partial(jax.jit, static_argnames=("wire", "solver", "precision"))
+def _conductance_points(wire: Wire, solver: str, precision: str, onsite, theta, flux, energy, leads: LeadSelfEnergies):
+    blocks = onsite_blocks(wire, onsite, theta)
+    real = jnp.float32 if precision == "single" else jnp.float64
+
+    def one_point(phi, e, sigma_left, sigma_right, coupling_left, coupling_right):
+        blocks_, v, sigma_left, sigma_right, coupling_left, coupling_right = _cast(
+            precision, blocks, x_hopping(wire, phi), sigma_left, sigma_right, coupling_left, coupling_right
+        )
+        e = e.astype(real)
+        if solver == "transfer":
+            green, _ = transfer_green_blocks(wire, blocks_, v, e, sigma_left, sigma_right)
+        else:
+            green = rgf_transmission_block(wire, blocks_, v, e, sigma_left, sigma_right)
+        transmission = coupling_right.conj().T @ green @ coupling_left
+        return jnp.sum(jnp.abs(transmission) ** 2)
+
+    return jax.vmap(one_point)(flux, energy, leads.left, leads.right, leads.coupling_left, leads.coupling_right)
+
+
+def conductance(
+    wire: Wire,
+    onsite,
+    flux,
+    energy,
+    theta=None,
+    *,
+    solver: str = "transfer",
+    precision: str = "double",
+) -> jnp.ndarray:
+    """Two-terminal Landauer conductance G = Tr t^dag t in units of e^2/h (seed 004 eq. 4).
+
+    Parameters
+    ----------
+    wire : Wire
+    onsite : (L, W) array
+        Full on-site energies h_i (not only the disorder: a clean seed 000 wire has ``onsite = 4``).
+    flux : float or (n_flux,) array
+        Flux per plaquette in units of h/e (seed 000's pi B a^2 / phi_0 is ``pi * flux``).
+    energy : float or (n_energy,) array
+        Fermi energy in units of t.
+    theta : (L, W) array, optional
+        Magnetisation angles in the x-z plane (spin wires only).
+    solver : {"transfer", "rgf"}
+        Transfer-matrix method (fast) or recursive Green's function (reference); they agree to ~1e-10.
+    precision : {"double", "single"}
+
+    Returns
+    -------
+    (n_flux, n_energy) array with scalar axes dropped. Fisher-Lee form ``Tr[Gamma_R G Gamma_L G^dag]`` with
+    ``G = G_{L-1,0}``; exactly 0 where no channel is open; one spin species unless ``wire.spin`` (no factor 2).
+    """
+    _check_solver(solver, precision)
+    onsite = _check_site_array(wire, onsite, "onsite")
+    theta = _check_theta(wire, theta)
+    flux, flux_scalar = _check_grid(flux, "flux")
+    energy, energy_scalar = _check_grid(energy, "energy")
+    n_flux, n_energy = flux.shape[0], energy.shape[0]
+    xp = jnp if _is_traced(flux) or _is_traced(energy) else np
+    flux_points = xp.repeat(flux, n_energy)
+    energy_points = xp.tile(energy, n_flux)
+    leads = lead_self_energies(wire, flux_points, energy_points)
+    values = _conductance_points(wire, solver, precision, onsite, theta, flux_points, energy_points, leads)
+    values = values.reshape(n_flux, n_energy)
+    if energy_scalar:
+        values = values[:, 0]
+    if flux_scalar:
+        values = values[0]
+    return values
+
+
+def _point_leads(wire: Wire, flux, energy) -> LeadSelfEnergies:
+    for value, name in ((flux, "flux"), (energy, "energy")):
+        if _is_traced(value):
+            continue
+        if np.ndim(value) != 0 or not np.isfinite(value):
+            raise ValueError(f"{name} must be a finite scalar here (one point), got {value!r}.")
+    leads = lead_self_energies(wire, jnp.reshape(flux, (1,)) if _is_traced(flux) else np.reshape(flux, 1),
+                               jnp.reshape(energy, (1,)) if _is_traced(energy) else np.reshape(energy, 1))
+    return LeadSelfEnergies(*(field[0] for field in leads))
+
+
+@partial(jax.jit, static_argnames=("wire",))
+def _green_columns(wire: Wire, onsite, theta, flux, energy, leads: LeadSelfEnergies):
+    blocks = onsite_blocks(wire, onsite, theta)
+    return rgf_green_columns(wire, blocks, x_hopping(wire, flux), energy, leads.left, leads.right)
+
+
+def _intensity(wire: Wire, columns, coupling) -> jnp.ndarray:
+    # sum over incoming channels n of |psi_n|^2 = diag(G Gamma G^dag), summed over the orbitals of each site.
+    per_orbital = jnp.sum(jnp.abs(columns @ coupling) ** 2, axis=-1)
+    return per_orbital.reshape(wire.length, wire.width, wire.n_orbitals).sum(-1)
+
+
+def wavefunction_intensity(wire: Wire, onsite, flux, energy, theta=None) -> jnp.ndarray:
+    """Sum over the left lead's incoming modes of |psi_n(x, y)|^2, shape (L, W) (seed 000 Fig. 3).
+
+    Modes are normalised to unit current as in Kwant's ``wave_function``; the sum equals the diagonal of
+    ``G_{x,0} Gamma_L G_{x,0}^dag`` and is summed over spin. Scalar flux and energy.
+    """
+    onsite = _check_site_array(wire, onsite, "onsite")
+    theta = _check_theta(wire, theta)
+    leads = _point_leads(wire, flux, energy)
+    to_first, _ = _green_columns(wire, onsite, theta, flux, energy, leads)
+    return _intensity(wire, to_first, leads.coupling_left)
+
+
+def ldos(wire: Wire, onsite, flux, energy, theta=None) -> jnp.ndarray:
+    """Local density of states per site (L, W), as ``kwant.ldos``: sum over both leads' incoming modes / 2 pi."""
+    onsite = _check_site_array(wire, onsite, "onsite")
+    theta = _check_theta(wire, theta)
+    leads = _point_leads(wire, flux, energy)
+    to_first, to_last = _green_columns(wire, onsite, theta, flux, energy, leads)
+    both = _intensity(wire, to_first, leads.coupling_left) + _intensity(wire, to_last, leads.coupling_right)
+    return both / (2 * np.pi)
+
+
+def scattering_matrix(wire: Wire, onsite, flux, energy, theta=None) -> jnp.ndarray:
+    """Scattering matrix S = 1 - i C^dag G C over the open channels of (left, right), shape (N_L+N_R,)*2.
+
+    Channels are the eigenvectors of Gamma = i(Sigma - Sigma^dag) (Mahaux-Weidenmueller form), so S equals
+    Kwant's up to unitary rotations within each lead's channels: transmission eigenvalues, R and T agree. Its
+    lower-left block (N_R, N_L) is the transmission matrix t. Flux and energy must be concrete scalars.
+    """
+    onsite = _check_site_array(wire, onsite, "onsite")
+    theta = _check_theta(wire, theta)
+    if _is_traced(flux) or _is_traced(energy):
+        raise ValueError("scattering_matrix needs concrete flux and energy: the number of channels sets its shape.")
+    leads = _point_leads(wire, flux, energy)
+    to_first, to_last = _green_columns(wire, onsite, theta, flux, energy, leads)
+    n_left, n_right = int(leads.n_open_left), int(leads.n_open_right)
+    coupling_left = leads.coupling_left[:, :n_left]
+    coupling_right = leads.coupling_right[:, :n_right]
+    ends = ((to_first[0], to_last[0]), (to_first[-1], to_last[-1]))  # [target end][source end]
+    couplings = (coupling_left, coupling_right)
+    rows = [
+        jnp.concatenate([couplings[i].conj().T @ ends[i][j] @ couplings[j] for j in range(2)], axis=1)
+        for i in range(2)
+    ]
+    return jnp.eye(n_left + n_right) - 1j * jnp.concatenate(rows, axis=0)
+
+
+def transmission_matrix(wire: Wire, onsite, flux, energy, theta=None) -> jnp.ndarray:
+    """Transmission matrix t from the left to the right lead, (N_R, N_L); ``G = sum |t|^2``."""
+    leads = _point_leads(wire, flux, energy)
+    n_left = int(leads.n_open_left)
+    return scattering_matrix(wire, onsite, flux, energy, theta)[n_left:, :n_left]
