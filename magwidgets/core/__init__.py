@@ -1,6 +1,7 @@
 """Pure, jit/vmap/grad-able transport physics. Never imports ipywidgets or bqplot."""
 import jax
 
+
 # The physics needs float64 (agreement with Kwant to 1e-8); single precision is opt-in per call.
 jax.config.update("jax_enable_x64", True)
 

@@ -95,13 +95,26 @@ def _conductance_points(wire: Wire, solver: str, precision: str, onsite, theta, 
         )
         e = e.astype(real)
         if solver == "transfer":
-            green, _ = transfer_green_blocks(wire, blocks_, v, e, sigma_left, sigma_right)
+            green_source, _ = transfer_green_blocks(wire, blocks_, v, e, sigma_left, sigma_right, coupling_left)
         else:
-            green = rgf_transmission_block(wire, blocks_, v, e, sigma_left, sigma_right)
-        transmission = coupling_right.conj().T @ green @ coupling_left
-        return jnp.sum(jnp.abs(transmission) ** 2)
+            green_source = rgf_transmission_block(wire, blocks_, v, e, sigma_left, sigma_right) @ coupling_left
+        transmission = coupling_right.conj().T @ green_source
+        # Closed leads have zero couplings; the where also keeps a singular G at a bound state from leaking NaN.
+        return jnp.where(jnp.all(coupling_left == 0), 0.0, jnp.sum(jnp.abs(transmission) ** 2))
 
     return jax.vmap(one_point)(flux, energy, leads.left, leads.right, leads.coupling_left, leads.coupling_right)
+
+
+def _trim_closed_channels(leads: LeadSelfEnergies) -> LeadSelfEnergies:
+    """Keep only as many coupling columns as the most open channels on the grid (at least one).
+
+    Columns beyond ``n_open`` are zero; dropping them shrinks every product with the couplings (11 of 30 columns
+    for the seed 000 wire). The width depends only on the grid, so a new potential never recompiles.
+    """
+    if _is_traced(leads.n_open_left):
+        return leads
+    width = max(1, int(np.max(leads.n_open_left)), int(np.max(leads.n_open_right)))
+    return leads._replace(coupling_left=leads.coupling_left[..., :width], coupling_right=leads.coupling_right[..., :width])
 
 
 def conductance(
@@ -145,7 +158,7 @@ def conductance(
     xp = jnp if _is_traced(flux) or _is_traced(energy) else np
     flux_points = xp.repeat(flux, n_energy)
     energy_points = xp.tile(energy, n_flux)
-    leads = lead_self_energies(wire, flux_points, energy_points)
+    leads = _trim_closed_channels(lead_self_energies(wire, flux_points, energy_points))
     values = _conductance_points(wire, solver, precision, onsite, theta, flux_points, energy_points, leads)
     values = values.reshape(n_flux, n_energy)
     if energy_scalar:
