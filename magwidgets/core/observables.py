@@ -41,8 +41,8 @@ def _check_site_array(wire: Wire, values, name: str) -> jnp.ndarray:
         if array.dtype.kind not in "biuf":
             raise ValueError(f"{name} must be a real array of shape {(wire.length, wire.width)}, got dtype {array.dtype}.")
         if array.shape == (wire.length, wire.width) and not np.all(np.isfinite(array)):
-            bad = np.argwhere(~np.isfinite(array))[0]
-            raise ValueError(f"{name} must be finite everywhere; found {array[tuple(bad)]} at site (x, y) = {tuple(bad)}.")
+            bad = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
+            raise ValueError(f"{name} must be finite everywhere; found {array[bad]} at site (x, y) = {bad}.")
     shape = jnp.shape(values)
     if shape != (wire.length, wire.width):
         raise ValueError(

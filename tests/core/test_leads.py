@@ -1,0 +1,75 @@
+"""Exact lead self-energies against the closed form and the lead's own quadratic matrix equation."""
+import numpy as np
+import pytest
+
+import magwidgets as mw
+from magwidgets.core.leads import _lead_hamiltonian, lead_self_energies, square_lead_point
+
+
+def closed_form_sigma_right(wire: mw.Wire, energy: float) -> np.ndarray:
+    """Field-free square lead: Sigma_R = -t sum_n chi_n lambda_n chi_n^T (transverse sine modes).
+
+    lambda_n = exp(i k_n) solves lambda + 1/lambda = (eps_n - E)/t with |lambda| < 1 (evanescent) or, when
+    propagating, Im lambda > 0 (velocity 2 t sin k > 0).
+    """
+    width, t = wire.width, wire.hopping
+    y = np.arange(1, width + 1)
+    sigma = np.zeros((width, width), complex)
+    for n in range(1, width + 1):
+        chi = np.sqrt(2 / (width + 1)) * np.sin(np.pi * n * y / (width + 1))
+        eps = wire.lead_onsite - 2 * t * np.cos(np.pi * n / (width + 1))
+        b = (eps - energy) / t
+        roots = np.roots([1, -b, 1])
+        if abs(abs(roots[0]) - 1) < 1e-12:
+            lam = roots[0] if roots[0].imag > 0 else roots[1]
+        else:
+            lam = roots[0] if abs(roots[0]) < 1 else roots[1]
+        sigma += -t * lam * np.outer(chi, chi)
+    return sigma
+
+
+@pytest.mark.parametrize("energy", [0.3, 1.2, 2.9, 4.0, 7.7, 1.2 + 1e-7])
+def test_square_lead_self_energy_matches_closed_form(energy):
+    wire = mw.Wire(3, 7)
+    _, sigma_right, _ = square_lead_point(wire, 0.0, energy)
+    np.testing.assert_allclose(sigma_right, closed_form_sigma_right(wire, energy), atol=1e-12)
+
+
+def test_self_energy_just_above_a_subband_threshold():
+    wire = mw.Wire(3, 7)
+    threshold = 4 - 2 * np.cos(2 * np.pi / 8) - 2
+    for offset in (1e-6, -1e-6, 1e-9):
+        _, sigma_right, n_open = square_lead_point(wire, 0.0, threshold + offset)
+        np.testing.assert_allclose(sigma_right, closed_form_sigma_right(wire, threshold + offset), atol=1e-10)
+        assert n_open == (2 if offset > 0 else 1)
+
+
+@pytest.mark.parametrize("flux", [0.0, 0.03, 0.15, 0.31])
+def test_bloch_matrices_solve_the_lead_equation_in_a_field(flux):
+    # F_R = V^dag^{-1} Sigma_R satisfies V^dag F^2 - (E - H_0) F + V = 0 (psi_{x+1} = F psi_x in the lead).
+    wire = mw.Wire(3, 12)
+    energy = 0.9
+    h0, v = _lead_hamiltonian(wire, flux)
+    sigma_left, sigma_right, n_open = square_lead_point(wire, flux, energy)
+    bloch = sigma_right / np.conj(v)[:, None]
+    residual = np.conj(v)[:, None] * (bloch @ bloch) - (energy * np.eye(12) - h0) @ bloch + np.diag(v)
+    assert np.abs(residual).max() < 1e-10
+    gamma = 1j * (sigma_right - sigma_right.conj().T)
+    eigenvalues = np.linalg.eigvalsh((gamma + gamma.conj().T) / 2)
+    assert np.all(eigenvalues > -1e-10)  # Gamma is positive semi-definite,
+    assert np.sum(eigenvalues > 1e-8) == n_open  # with rank equal to the number of open channels.
+
+
+def test_ideal_lead_is_open_on_every_row_at_every_energy():
+    wire = mw.Wire(4, 5, lead="ideal", lead_k=0.7)
+    leads = lead_self_energies(wire, np.zeros(3), np.array([-3.0, 0.0, 3.0]))
+    assert np.all(leads.n_open_left == 5)
+    np.testing.assert_allclose(np.diagonal(leads.left, axis1=1, axis2=2), -np.exp(0.7j) * np.ones((3, 5)))
+
+
+def test_leads_are_cached_per_grid_and_independent_of_the_potential():
+    wire = mw.Wire(5, 6)
+    flux, energy = np.array([0.0, 0.1]), np.array([1.0, 1.0])
+    first = lead_self_energies(wire, flux, energy)
+    assert lead_self_energies(mw.Wire(9, 6), flux, energy) is first  # same leads, other length
+    assert lead_self_energies(wire, flux + 0.01, energy) is not first
