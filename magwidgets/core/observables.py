@@ -20,7 +20,7 @@ import numpy as np
 
 from .leads import LeadSelfEnergies, lead_self_energies
 from .rgf import rgf_green_columns, rgf_transmission_block
-from .transfer import transfer_green_blocks
+from .transfer import transmission_amplitudes
 from .wire import Wire, onsite_blocks, x_hopping
 
 SOLVERS = ("transfer", "rgf")
@@ -95,10 +95,12 @@ def _conductance_points(wire: Wire, solver: str, precision: str, onsite, theta, 
         )
         e = e.astype(real)
         if solver == "transfer":
-            green_source, _ = transfer_green_blocks(wire, blocks_, v, e, sigma_left, sigma_right, coupling_left)
+            transmission = transmission_amplitudes(
+                wire, blocks_, v, e, sigma_left, sigma_right, coupling_left, coupling_right
+            )
         else:
-            green_source = rgf_transmission_block(wire, blocks_, v, e, sigma_left, sigma_right) @ coupling_left
-        transmission = coupling_right.conj().T @ green_source
+            green = rgf_transmission_block(wire, blocks_, v, e, sigma_left, sigma_right)
+            transmission = coupling_right.conj().T @ green @ coupling_left
         # Closed leads have zero couplings; the where also keeps a singular G at a bound state from leaking NaN.
         return jnp.where(jnp.all(coupling_left == 0), 0.0, jnp.sum(jnp.abs(transmission) ** 2))
 
