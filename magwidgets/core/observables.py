@@ -7,7 +7,7 @@ work under ``jax.jit`` and are differentiable with respect to ``onsite`` and ``t
 leads are computed by LAPACK, see :mod:`magwidgets.core.leads`).
 
 Precision: ``precision="double"`` (complex128, the default, agrees with Kwant to ~1e-12) or ``"single"``
-(complex64, for GPUs; on the seed 000 wire the conductance error is ~1e-4 e^2/h, see README "Precision").
+(complex64, for GPUs; on the seed 000 wire the conductance error is up to ~3e-3 e^2/h, see README "Precision").
 """
 from __future__ import annotations
 
