@@ -17,7 +17,7 @@ slices). We use the graph basis instead: (psi, w) -> (1, w psi^{-1}) = (1, V^dag
 psi_{x+1} psi_x^{-1}, which is bounded wherever the recursive Green's function is. It spans the same space, costs
 one n x n inversion instead of a 2n x n QR, and measured ~10x smaller error than QR at the same block size on the
 seed 000 wire. The coefficients at the right end are recovered as ``c_right = P_1 P_2 ... P_k c`` with
-P_j = psi_j^{-1} the inverses used, giving G_{L-1,0} and G_{0,0} without ever forming a transfer-matrix product.
+P_j = psi_j^{-1} the inverses used, giving G_{L-1,0} without ever forming a transfer-matrix product.
 
 Gradients (:func:`transmission_amplitudes`) use the adjoint method: the scattering states of the wire and of its
 mirrored transpose, one sweep each, instead of reverse-mode through every inversion.
@@ -60,7 +60,6 @@ class _Sweep(NamedTuple):
     """What one right-to-left sweep leaves behind (per point)."""
 
     green_last: jnp.ndarray  # G_{L-1,0} X, (n, m)
-    green_first: jnp.ndarray  # G_{0,0} X, (n, m)
     coefficients: jnp.ndarray  # c_j = P_j c_{j+1} for the k blocks, then c_{k+1}: (k+1, n, m)
     riccati_starts: jnp.ndarray  # w at the start of each block and of the remainder, (k+1, n, n)
 
@@ -94,7 +93,6 @@ def _propagate(wire: Wire, blocks, v, energy, sigma_left, sigma_right, source, b
     green_last, block_coefficients = jax.lax.scan(back_substitute, coefficients, inverses, reverse=True)
     return _Sweep(
         green_last,
-        psi_first @ coefficients,
         jnp.concatenate([block_coefficients, coefficients[None]]),
         jnp.concatenate([block_starts, state[1][None]]),
     )
@@ -102,8 +100,8 @@ def _propagate(wire: Wire, blocks, v, energy, sigma_left, sigma_right, source, b
 
 def transfer_green_blocks(
     wire: Wire, blocks, v, energy, sigma_left, sigma_right, source, block_size: int = DEFAULT_BLOCK_SIZE
-) -> tuple[jnp.ndarray, jnp.ndarray]:
-    """Green's function blocks applied to a source on slice 0: (G_{L-1,0} X, G_{0,0} X), each (n, m).
+) -> jnp.ndarray:
+    """The Green's function block between the lead interfaces applied to a source on slice 0: G_{L-1,0} X, (n, m).
 
     Parameters
     ----------
@@ -114,8 +112,7 @@ def transfer_green_blocks(
     source : (n, m) source X on slice 0, e.g. the left lead's channel couplings C_L.
     block_size : slices between re-normalisations (static).
     """
-    sweep = _propagate(wire, blocks, v, energy, sigma_left, sigma_right, source, block_size)
-    return sweep.green_last, sweep.green_first
+    return _propagate(wire, blocks, v, energy, sigma_left, sigma_right, source, block_size).green_last
 
 
 def transfer_states(
@@ -161,7 +158,7 @@ def transmission_amplitudes(wire: Wire, blocks, v, energy, sigma_left, sigma_rig
     adjoint states cost one more transfer sweep: value-and-gradient ~2.5x the forward sweep, against ~3.7x for
     JAX's transpose of every inversion. Flux, energy and the leads get zero cotangents (not differentiable).
     """
-    green_source, _ = transfer_green_blocks(wire, blocks, v, energy, sigma_left, sigma_right, coupling_left)
+    green_source = transfer_green_blocks(wire, blocks, v, energy, sigma_left, sigma_right, coupling_left)
     return coupling_right.conj().T @ green_source
 
 
