@@ -56,6 +56,32 @@ def _sweep(wire: Wire, energy, inverse_v, conj_v, state, slices, keep_states: bo
     return jax.lax.scan(step, state, slices)
 
 
+class _Slices(NamedTuple):
+    """A wire's slices ordered from the right lead, grouped for the sweep (per point)."""
+
+    energy: jnp.ndarray
+    inverse_v: jnp.ndarray  # V^{-1} as an (n, 1) column
+    conj_v: jnp.ndarray  # V^dag as an (n, 1) column
+    blocks: jnp.ndarray  # (k, block_size, W, n_orb, n_orb): the slices of the k normalised blocks
+    rest: jnp.ndarray  # the slices stepped after the last normalisation
+    first: jnp.ndarray  # slice 0, where the left boundary is applied
+
+
+def _slices_from_right(wire: Wire, blocks, v, energy, dtype, block_size: int) -> _Slices:
+    from_right = blocks[::-1].astype(dtype)
+    n_steps = wire.length - 1
+    n_blocks = n_steps // block_size
+    grouped = from_right[: n_blocks * block_size].reshape((n_blocks, block_size) + from_right.shape[1:])
+    return _Slices(
+        jnp.asarray(energy, dtype),
+        (1 / v)[:, None],
+        jnp.conj(v)[:, None],
+        grouped,
+        from_right[n_blocks * block_size : n_steps],
+        from_right[-1],
+    )
+
+
 class _Sweep(NamedTuple):
     """What one right-to-left sweep leaves behind (per point)."""
 
@@ -66,24 +92,18 @@ class _Sweep(NamedTuple):
 
 def _propagate(wire: Wire, blocks, v, energy, sigma_left, sigma_right, source, block_size: int):
     """Sweep from the right lead to the left one and solve the left boundary for the source X."""
-    length, n = wire.length, wire.slice_size
     dtype = sigma_right.dtype
-    from_right = blocks[::-1].astype(dtype)
-    inverse_v, conj_v = (1 / v)[:, None], jnp.conj(v)[:, None]
-    energy = jnp.asarray(energy, dtype)
-    identity = jnp.eye(n, dtype=dtype)
+    slices = _slices_from_right(wire, blocks, v, energy, dtype, block_size)
+    identity = jnp.eye(wire.slice_size, dtype=dtype)
 
     def normalised_block(state, block_slices):
-        psi, w = _sweep(wire, energy, inverse_v, conj_v, state, block_slices)[0]
+        psi, w = _sweep(wire, slices.energy, slices.inverse_v, slices.conj_v, state, block_slices)[0]
         inverse = jnp.linalg.inv(psi)
         return (identity, w @ inverse), (inverse, state[1])
 
-    n_steps = length - 1
-    n_blocks = n_steps // block_size
-    block_slices = from_right[: n_blocks * block_size].reshape((n_blocks, block_size) + from_right.shape[1:])
-    state, (inverses, block_starts) = jax.lax.scan(normalised_block, (identity, sigma_right), block_slices)
-    psi_first, w_first = _sweep(wire, energy, inverse_v, conj_v, state, from_right[n_blocks * block_size : n_steps])[0]
-    boundary = energy * psi_first - apply_slice_hamiltonian(wire, from_right[-1], psi_first) - w_first
+    state, (inverses, block_starts) = jax.lax.scan(normalised_block, (identity, sigma_right), slices.blocks)
+    psi_first, w_first = _sweep(wire, slices.energy, slices.inverse_v, slices.conj_v, state, slices.rest)[0]
+    boundary = slices.energy * psi_first - apply_slice_hamiltonian(wire, slices.first, psi_first) - w_first
     coefficients = jnp.linalg.solve(boundary - sigma_left @ psi_first, source)
 
     def back_substitute(c, inverse):
@@ -124,24 +144,20 @@ def transfer_states(
     these m columns are propagated again through the block (m = open channels <= n), instead of storing every
     slice's n x n basis, which measured twice as slow.
     """
-    length = wire.length
-    dtype = sigma_right.dtype
     sweep = _propagate(wire, blocks, v, energy, sigma_left, sigma_right, source, block_size)
-    from_right = blocks[::-1].astype(dtype)
-    inverse_v, conj_v = (1 / v)[:, None], jnp.conj(v)[:, None]
-    energy = jnp.asarray(energy, dtype)
-    n_blocks = sweep.coefficients.shape[0] - 1
+    slices = _slices_from_right(wire, blocks, v, energy, sigma_right.dtype, block_size)
+    n_blocks = slices.blocks.shape[0]
 
     def block_states(_, inputs):
-        slices, riccati, c = inputs
-        return None, _sweep(wire, energy, inverse_v, conj_v, (c, riccati @ c), slices, keep_states=True)[1]
+        block_slices, riccati, c = inputs
+        start = (c, riccati @ c)
+        return None, _sweep(wire, slices.energy, slices.inverse_v, slices.conj_v, start, block_slices, True)[1]
 
-    block_slices = from_right[: n_blocks * block_size].reshape((n_blocks, block_size) + from_right.shape[1:])
     _, in_blocks = jax.lax.scan(
-        block_states, None, (block_slices, sweep.riccati_starts[:-1], sweep.coefficients[:-1])
+        block_states, None, (slices.blocks, sweep.riccati_starts[:-1], sweep.coefficients[:-1])
     )
     last_c = sweep.coefficients[-1]
-    _, in_rest = block_states(None, (from_right[n_blocks * block_size : length - 1], sweep.riccati_starts[-1], last_c))
+    _, in_rest = block_states(None, (slices.rest, sweep.riccati_starts[-1], last_c))
     first = sweep.coefficients[0] if n_blocks else last_c  # psi_{L-1} = 1 in the first basis
     states = jnp.concatenate([first[None], in_blocks.reshape((-1,) + last_c.shape), in_rest])
     return states[::-1]
@@ -155,8 +171,9 @@ def transmission_amplitudes(wire: Wire, blocks, v, energy, sigma_left, sigma_rig
     slice x's on-site blocks is ``A_x Ybar Psi_x^T`` restricted to each site, where Psi_x = G_{x,0} C_L are the
     scattering states and A_x = (G^T)_{x,L-1} C_R^* the adjoint states. G^T is the Green's function of the wire
     mirrored in x with transposed on-site blocks, the same hopping V and the leads' Sigma^T exchanged, so the
-    adjoint states cost one more transfer sweep: value-and-gradient ~2.5x the forward sweep, against ~3.7x for
-    JAX's transpose of every inversion. Flux, energy and the leads get zero cotangents (not differentiable).
+    adjoint states cost one more transfer sweep plus a pass over m columns (value-and-gradient measured 3.3-4.0x the
+    forward sweep, benchmarks/bench_transport.py; JAX's own transpose of every inversion measured 3.5-3.8x on the
+    seed 000 wire). Flux, energy and the leads get zero cotangents.
     """
     green_source = transfer_green_blocks(wire, blocks, v, energy, sigma_left, sigma_right, coupling_left)
     return coupling_right.conj().T @ green_source
