@@ -9,6 +9,8 @@ from .core import (
     wavefunction_intensity,
 )
 
+from . import design  # noqa: E402
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -19,4 +21,5 @@ __all__ = [
     "scattering_matrix",
     "transmission_matrix",
     "to_kwant",
+    "design",
 ]

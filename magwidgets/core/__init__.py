@@ -8,9 +8,12 @@ jax.config.update("jax_enable_x64", True)
 from .kwant_system import to_kwant  # noqa: E402
 from .leads import LeadSelfEnergies, clear_lead_cache, lead_self_energies  # noqa: E402
 from .observables import (  # noqa: E402
+    SweepGrid,
     conductance,
+    grid_conductance,
     ldos,
     scattering_matrix,
+    sweep_grid,
     transmission_matrix,
     wavefunction_intensity,
 )
@@ -27,4 +30,7 @@ __all__ = [
     "LeadSelfEnergies",
     "clear_lead_cache",
     "to_kwant",
+    "SweepGrid",
+    "sweep_grid",
+    "grid_conductance",
 ]

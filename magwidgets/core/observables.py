@@ -12,7 +12,7 @@ Precision: ``precision="double"`` (complex128, the default, agrees with Kwant to
 from __future__ import annotations
 
 from functools import partial
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
@@ -119,6 +119,50 @@ def _trim_closed_channels(leads: LeadSelfEnergies) -> LeadSelfEnergies:
     return leads._replace(coupling_left=leads.coupling_left[..., :width], coupling_right=leads.coupling_right[..., :width])
 
 
+class SweepGrid(NamedTuple):
+    """The (flux, energy) points of a sweep with their lead self-energies, ready for :func:`grid_conductance`.
+
+    A pytree of arrays, so a jitted loss can take it as an argument (baking the ~MB of lead data into a
+    compiled function as constants makes XLA slower). ``flux`` and ``energy`` are flattened flux-major:
+    point ``i * n_energy + j`` is ``(flux[i], energy[j])``.
+    """
+
+    flux: jnp.ndarray
+    energy: jnp.ndarray
+    leads: LeadSelfEnergies
+
+
+def sweep_grid(wire: Wire, flux, energy) -> tuple[SweepGrid, tuple[int, ...]]:
+    """Validate a flux/energy grid, compute (or fetch from the cache) its leads.
+
+    Returns
+    -------
+    grid : SweepGrid
+    shape : tuple
+        ``(n_flux, n_energy)`` with scalar axes dropped: the shape :func:`conductance` returns.
+    """
+    flux, flux_scalar = _check_grid(flux, "flux")
+    energy, energy_scalar = _check_grid(energy, "energy")
+    n_flux, n_energy = flux.shape[0], energy.shape[0]
+    xp = jnp if _is_traced(flux) or _is_traced(energy) else np
+    flux_points = xp.repeat(flux, n_energy)
+    energy_points = xp.tile(energy, n_flux)
+    leads = _trim_closed_channels(lead_self_energies(wire, flux_points, energy_points))
+    shape = (() if flux_scalar else (n_flux,)) + (() if energy_scalar else (n_energy,))
+    return SweepGrid(flux_points, energy_points, leads), shape
+
+
+def grid_conductance(
+    wire: Wire, onsite, theta, grid: SweepGrid, *, solver: str = "transfer", precision: str = "double"
+) -> jnp.ndarray:
+    """Conductance at every point of a :class:`SweepGrid`, flat (n_points,); the kernel of :func:`conductance`.
+
+    No input checks beyond what :func:`conductance` does: this is the inner call of optimisation loops, which
+    validate once up front.
+    """
+    return _conductance_points(wire, solver, precision, onsite, theta, grid.flux, grid.energy, grid.leads)
+
+
 def conductance(
     wire: Wire,
     onsite,
@@ -154,20 +198,8 @@ def conductance(
     _check_solver(solver, precision)
     onsite = _check_site_array(wire, onsite, "onsite")
     theta = _check_theta(wire, theta)
-    flux, flux_scalar = _check_grid(flux, "flux")
-    energy, energy_scalar = _check_grid(energy, "energy")
-    n_flux, n_energy = flux.shape[0], energy.shape[0]
-    xp = jnp if _is_traced(flux) or _is_traced(energy) else np
-    flux_points = xp.repeat(flux, n_energy)
-    energy_points = xp.tile(energy, n_flux)
-    leads = _trim_closed_channels(lead_self_energies(wire, flux_points, energy_points))
-    values = _conductance_points(wire, solver, precision, onsite, theta, flux_points, energy_points, leads)
-    values = values.reshape(n_flux, n_energy)
-    if energy_scalar:
-        values = values[:, 0]
-    if flux_scalar:
-        values = values[0]
-    return values
+    grid, shape = sweep_grid(wire, flux, energy)
+    return grid_conductance(wire, onsite, theta, grid, solver=solver, precision=precision).reshape(shape)
 
 
 def _point_leads(wire: Wire, flux, energy) -> LeadSelfEnergies:

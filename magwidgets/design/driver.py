@@ -1,0 +1,386 @@
+"""The design run loop: one driver for notebooks, the dashboard and the command line.
+
+:class:`Design` advances an objective in compiled chunks of steps (a ``lax.fori_loop`` of
+:func:`~magwidgets.design.optimize.update_step`, vmapped over starts) and, between chunks, records the history,
+yields a :class:`Snapshot`, calls callbacks, applies stop rules, honours pause/stop requests from other threads
+and writes checkpoints. A checkpoint holds the complete optimiser state, so ``resume`` continues the same
+trajectory as an uninterrupted run with the same seed (equal loss history on CPU).
+
+:func:`fit` is the one-call form used by tests and scripts.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, Callable, Iterator, Optional, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .losses import Loss
+from .objectives import TransportObjective
+from .optimize import Optimizer, StepState, initial_state, update_step
+from .params import PARAMETRISATIONS, parametrisation_from_config
+
+CHECKPOINT_FORMAT = 1
+
+
+@dataclass
+class Snapshot:
+    """The state of a run after ``step`` steps, for live displays (arrays of the best start)."""
+
+    step: int
+    loss: float
+    parts: dict
+    params: Any
+    outputs: dict
+    losses: np.ndarray
+    best_start: int
+    rate: float
+    wall_time: float
+    steps_per_second: float
+    status: str = "running"
+
+    @property
+    def onsite(self) -> Optional[np.ndarray]:
+        return self.outputs.get("onsite")
+
+    @property
+    def theta(self) -> Optional[np.ndarray]:
+        return self.outputs.get("theta")
+
+    @property
+    def conductance(self) -> Optional[np.ndarray]:
+        return self.outputs.get("conductance")
+
+
+@dataclass
+class DesignResult:
+    """What a finished (or stopped) run returns.
+
+    ``params``, ``outputs`` (``onsite``, ``theta``, ``conductance``, ...) and ``loss`` are those of the best start;
+    ``family`` holds the parameters of every start and ``family_loss`` their final costs (the inverse problem is
+    not unique, seed 000 sec. III B). ``history`` maps "loss", "conductance", "smoothness" (the loss parts) and
+    "rate" to arrays of shape (steps + 1,) for one start or (steps + 1, n_starts) for several.
+    """
+
+    params: Any
+    outputs: dict
+    loss: float
+    history: dict
+    family: Any
+    family_loss: np.ndarray
+    steps: int
+    reason: str
+    wall_time: float
+    description: dict = field(default_factory=dict)
+
+    @property
+    def onsite(self) -> Optional[np.ndarray]:
+        return self.outputs.get("onsite")
+
+    @property
+    def theta(self) -> Optional[np.ndarray]:
+        return self.outputs.get("theta")
+
+    @property
+    def conductance(self) -> Optional[np.ndarray]:
+        return self.outputs.get("conductance")
+
+
+def _record(state: StepState) -> dict:
+    return dict(loss=state.loss, rate=state.rate, **state.parts)
+
+
+@partial(jax.jit, static_argnames=("objective", "optimizer"))
+def _start(objective, optimizer: Optimizer, params, data) -> StepState:
+    return jax.vmap(partial(initial_state, objective.evaluate, optimizer), in_axes=(0, None))(params, data)
+
+
+@partial(jax.jit, static_argnames=("objective", "optimizer", "chunk"))
+def _advance(objective, optimizer: Optimizer, chunk: int, state: StepState, data, n_steps):
+    """Run ``n_steps <= chunk`` steps; the trip count is dynamic so a short last chunk does not recompile."""
+    step = jax.vmap(partial(update_step, objective.evaluate, optimizer), in_axes=(0, None))
+    buffers = jax.tree_util.tree_map(lambda v: jnp.zeros((chunk,) + v.shape, v.dtype), _record(state))
+
+    def body(index, carry):
+        state, buffers = carry
+        state = step(state, data)
+        buffers = jax.tree_util.tree_map(lambda buffer, value: buffer.at[index].set(value), buffers, _record(state))
+        return state, buffers
+
+    return jax.lax.fori_loop(0, n_steps, body, (state, buffers))
+
+
+def _fingerprint(objective, optimizer: Optimizer, seed: int, n_starts: int, data, initial_params) -> str:
+    """Identify a run: everything that determines its trajectory (the lead data is derived, so left out)."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps(dict(objective=objective.describe(), optimizer=optimizer.describe(), seed=seed,
+                                  n_starts=n_starts), sort_keys=True, default=str).encode())
+    inputs = {name: value for name, value in data.items() if name != "grid"}
+    for leaf in jax.tree_util.tree_leaves((inputs, initial_params)):
+        digest.update(np.ascontiguousarray(np.asarray(leaf)).tobytes())
+    return digest.hexdigest()
+
+
+def _to_numpy(tree):
+    return jax.tree_util.tree_map(np.asarray, tree)
+
+
+class Design:
+    """A resumable design run.
+
+    Parameters
+    ----------
+    objective, data
+        From :meth:`TransportObjective.create` or :meth:`FourierObjective.create`.
+    optimizer : Optimizer
+    seed : int
+        Seeds the initial guesses (``objective.init``); the run is otherwise deterministic.
+    n_starts : int
+        Number of initial guesses optimised together (vmapped); the best one is reported, all are kept.
+    initial_params : pytree, optional
+        Starting parameters instead of ``objective.init``; with several starts, a leading axis of n_starts.
+    snapshot_every : int
+        Steps per compiled chunk: snapshots, callbacks, stop rules and pause/stop act between chunks.
+    checkpoint : path, optional
+        Where to write checkpoints (``.npz``); written atomically every ``checkpoint_every`` steps and/or
+        ``checkpoint_seconds`` seconds, and when the run ends.
+    resume : bool
+        Load the state from ``checkpoint`` (which must exist and belong to the same problem) and continue.
+    tolerance : float, optional
+        Stop when the best cost falls to or below this value.
+    patience, min_delta
+        Stop when the best cost has not improved by more than ``min_delta`` for ``patience`` steps.
+    callbacks : sequence of callable(Snapshot) -> bool | None
+        Called with every snapshot; returning False stops the run.
+    """
+
+    def __init__(self, objective, data, optimizer: Optimizer = Optimizer(), *, seed: int = 0, n_starts: int = 1,
+                 initial_params=None, snapshot_every: int = 10, checkpoint: Optional[str] = None,
+                 checkpoint_every: Optional[int] = None, checkpoint_seconds: Optional[float] = None,
+                 resume: bool = False, tolerance: Optional[float] = None, patience: Optional[int] = None,
+                 min_delta: float = 0.0, callbacks: Sequence[Callable] = ()) -> None:
+        if n_starts < 1:
+            raise ValueError(f"n_starts must be >= 1, got {n_starts}")
+        if snapshot_every < 1:
+            raise ValueError(f"snapshot_every must be >= 1, got {snapshot_every}")
+        if (checkpoint_every or checkpoint_seconds) and checkpoint is None:
+            raise ValueError("checkpoint_every/checkpoint_seconds need a checkpoint path")
+        self.objective, self.data, self.optimizer = objective, data, optimizer
+        self.seed, self.n_starts, self.snapshot_every = int(seed), int(n_starts), int(snapshot_every)
+        self.checkpoint, self.checkpoint_every, self.checkpoint_seconds = checkpoint, checkpoint_every, checkpoint_seconds
+        self.tolerance, self.patience, self.min_delta = tolerance, patience, min_delta
+        self.callbacks = list(callbacks)
+        self._running = threading.Event()
+        self._running.set()
+        self._stop_requested = False
+        self.fingerprint = _fingerprint(objective, optimizer, self.seed, self.n_starts, data, initial_params)
+        params = self._initial_params(initial_params)
+        if resume:
+            self._load(checkpoint, params)
+        else:
+            self.state = _start(objective, optimizer, params, data)
+            if not np.all(np.isfinite(np.asarray(self.state.loss))):
+                raise ValueError("the cost at the initial parameters is not finite; check the initial guess and "
+                                 "the target")
+            self.step = 0
+            self.wall_time = 0.0
+            self._history = [jax.tree_util.tree_map(lambda v: np.asarray(v)[None], _record(self.state))]
+        self.reason = "not started"
+        self._best = float(np.min(np.asarray(self.state.loss)))
+        self._best_step = self.step
+
+    def _initial_params(self, initial_params):
+        if initial_params is None:
+            keys = jax.random.split(jax.random.PRNGKey(self.seed), self.n_starts)
+            return jax.vmap(self.objective.init)(keys)
+        tree = jax.tree_util.tree_map(jnp.asarray, initial_params)
+        if self.n_starts == 1:
+            return jax.tree_util.tree_map(lambda leaf: leaf[None], tree)
+        for leaf in jax.tree_util.tree_leaves(tree):
+            if leaf.shape[:1] != (self.n_starts,):
+                raise ValueError(f"initial_params for {self.n_starts} starts need a leading axis of length "
+                                 f"{self.n_starts}, got a leaf of shape {leaf.shape}")
+        return tree
+
+    # -- control from other threads ---------------------------------------------------------------------------
+    def pause(self) -> None:
+        self._running.clear()
+
+    def unpause(self) -> None:
+        self._running.set()
+
+    def stop(self) -> None:
+        self._stop_requested = True
+        self._running.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    # -- the loop -----------------------------------------------------------------------------------------------
+    def snapshot(self, steps_per_second: float = 0.0, status: str = "running") -> Snapshot:
+        losses = np.asarray(self.state.loss)
+        best = int(np.argmin(losses))
+        pick = lambda tree: jax.tree_util.tree_map(lambda v: np.asarray(v[best]), tree)  # noqa: E731
+        return Snapshot(step=self.step, loss=float(losses[best]), parts={k: float(v) for k, v in pick(self.state.parts).items()},
+                        params=pick(self.state.params), outputs=pick(self.state.outputs), losses=losses,
+                        best_start=best, rate=float(np.asarray(self.state.rate)[best]), wall_time=self.wall_time,
+                        steps_per_second=steps_per_second, status=status)
+
+    def iterate(self, steps: int) -> Iterator[Snapshot]:
+        """Advance until ``steps`` steps in total have been taken (or a stop rule fires), yielding snapshots.
+
+        The first snapshot is the current state; then one after every chunk of ``snapshot_every`` steps.
+        """
+        self._stop_requested = False
+        self.reason = "running"
+        yield self.snapshot()
+        last_checkpoint = time.perf_counter()
+        while self.step < steps:
+            self._running.wait()
+            if self._stop_requested:
+                self.reason = "stopped"
+                break
+            n_steps = min(self.snapshot_every, steps - self.step)
+            if self.checkpoint_every:
+                n_steps = min(n_steps, self.checkpoint_every - self.step % self.checkpoint_every)
+            started = time.perf_counter()
+            self.state, buffers = _advance(self.objective, self.optimizer, self.snapshot_every, self.state,
+                                           self.data, n_steps)
+            jax.block_until_ready(self.state.loss)
+            elapsed = time.perf_counter() - started
+            self.wall_time += elapsed
+            self.step += n_steps
+            self._history.append(jax.tree_util.tree_map(lambda buffer: np.asarray(buffer)[:n_steps], buffers))
+            self._update_stop_rule(np.asarray(buffers["loss"])[:n_steps])
+            if self.checkpoint and (
+                (self.checkpoint_every and self.step % self.checkpoint_every == 0)
+                or (self.checkpoint_seconds and time.perf_counter() - last_checkpoint >= self.checkpoint_seconds)
+            ):
+                self.save(self.checkpoint)
+                last_checkpoint = time.perf_counter()
+            snapshot = self.snapshot(n_steps / elapsed)
+            if any(callback(snapshot) is False for callback in self.callbacks):
+                self.reason = "callback"
+            yield snapshot
+            if self.reason != "running":
+                break
+        else:
+            self.reason = "steps"
+        if self.checkpoint:
+            self.save(self.checkpoint)
+
+    def _update_stop_rule(self, chunk_losses: np.ndarray) -> None:
+        for offset, losses in enumerate(chunk_losses):
+            best = float(np.min(losses))
+            step = self.step - len(chunk_losses) + offset + 1
+            if best < self._best - self.min_delta:
+                self._best, self._best_step = best, step
+        if self.tolerance is not None and self._best <= self.tolerance:
+            self.reason = "tolerance"
+        elif self.patience is not None and self.step - self._best_step >= self.patience:
+            self.reason = "plateau"
+
+    def run(self, steps: int) -> DesignResult:
+        for _ in self.iterate(steps):
+            pass
+        return self.result()
+
+    def history(self) -> dict:
+        merged = {name: np.concatenate([chunk[name] for chunk in self._history]) for name in self._history[0]}
+        if self.n_starts == 1:
+            merged = {name: values[:, 0] for name, values in merged.items()}
+        return merged
+
+    def result(self) -> DesignResult:
+        snapshot = self.snapshot(status=self.reason)
+        return DesignResult(params=snapshot.params, outputs=snapshot.outputs, loss=snapshot.loss,
+                            history=self.history(), family=_to_numpy(self.state.params),
+                            family_loss=np.asarray(self.state.loss), steps=self.step, reason=self.reason,
+                            wall_time=self.wall_time, description=self.describe())
+
+    def describe(self) -> dict:
+        return dict(objective=self.objective.describe(), optimizer=self.optimizer.describe(), seed=self.seed,
+                    n_starts=self.n_starts)
+
+    # -- checkpoints ------------------------------------------------------------------------------------------
+    def save(self, path: str) -> None:
+        """Write the full run state to ``path`` atomically (a killed write leaves the previous checkpoint)."""
+        leaves = jax.tree_util.tree_leaves(self.state)
+        history = self.history() if self.n_starts > 1 else {k: v[:, None] for k, v in self.history().items()}
+        meta = dict(format=CHECKPOINT_FORMAT, fingerprint=self.fingerprint, step=self.step, wall_time=self.wall_time,
+                    n_leaves=len(leaves), history=sorted(history), description=self.describe())
+        arrays = {f"state_{index}": np.asarray(leaf) for index, leaf in enumerate(leaves)}
+        arrays.update({f"history_{name}": values for name, values in history.items()})
+        temporary = f"{path}.tmp-{os.getpid()}.npz"
+        np.savez(temporary, meta=np.array(json.dumps(meta)), **arrays)
+        os.replace(temporary, path)
+
+    def _load(self, path: Optional[str], params) -> None:
+        if path is None or not os.path.exists(path):
+            raise FileNotFoundError(f"resume=True but there is no checkpoint at {path!r}")
+        with np.load(path) as archive:
+            meta = json.loads(str(archive["meta"]))
+            if meta.get("format") != CHECKPOINT_FORMAT:
+                raise ValueError(f"{path} is not a magwidgets design checkpoint (format {meta.get('format')!r})")
+            if meta["fingerprint"] != self.fingerprint:
+                raise ValueError(f"{path} belongs to a different problem (target, grid, parametrisation, loss, "
+                                 "optimizer, seed or n_starts differ); start a new run or use the original settings")
+            structure = jax.eval_shape(lambda p: _start(self.objective, self.optimizer, p, self.data), params)
+            shapes = jax.tree_util.tree_leaves(structure)
+            leaves = [jnp.asarray(archive[f"state_{index}"]) for index in range(meta["n_leaves"])]
+            if [leaf.shape for leaf in leaves] != [shape.shape for shape in shapes]:
+                raise ValueError(f"{path}: the stored state does not match this problem's shapes")
+            self.state = jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(structure), leaves)
+            self._history = [{name: archive[f"history_{name}"] for name in meta["history"]}]
+        self.step, self.wall_time = int(meta["step"]), float(meta["wall_time"])
+
+
+def _as_parametrisation(wire, params):
+    if isinstance(params, str):
+        params = dict(kind=params)
+    if isinstance(params, dict):
+        return parametrisation_from_config(wire, params)
+    if not hasattr(params, "fields") or not hasattr(params, "init"):
+        raise ValueError(f"params must be a parametrisation (one of {sorted(PARAMETRISATIONS)} or Custom) or a "
+                         f"config dict, got {params!r}")
+    return params
+
+
+def fit(wire, target, flux, energy, *, params, loss=Loss(), optimizer=Optimizer(), steps: int = 1000,
+        seed: int = 0, weights=None, solver: str = "transfer", precision: str = "double", **driver) -> DesignResult:
+    """Fit a parametrised wire to a target conductance and return the :class:`DesignResult`.
+
+    Parameters
+    ----------
+    wire : Wire
+    target : array or Target
+        G on the grid, with the shape ``mw.conductance(wire, onsite, flux, energy)`` returns.
+    flux, energy : float or 1-D array
+    params : parametrisation, config dict or kind name
+        e.g. ``GaussianDefects(wire, n=10)``, ``{"kind": "site_potential", "offset": 4}``.
+    loss : Loss or {"log_rms", "mse"}
+    optimizer : Optimizer or {"rmsprop", "adabelief", "adam", "descent"}
+    steps : int
+        Total number of steps (a resumed run continues up to this number).
+    seed : int
+    weights : array, optional
+        Per-point weights of the target (0 masks a point).
+    **driver
+        Passed to :class:`Design`: ``n_starts``, ``initial_params``, ``snapshot_every``, ``checkpoint``,
+        ``checkpoint_every``, ``checkpoint_seconds``, ``resume``, ``tolerance``, ``patience``, ``min_delta``,
+        ``callbacks``.
+    """
+    loss = Loss(loss) if isinstance(loss, str) else loss
+    optimizer = Optimizer(optimizer) if isinstance(optimizer, str) else optimizer
+    objective, data = TransportObjective.create(wire, target, flux, energy, _as_parametrisation(wire, params), loss,
+                                                weights=weights, solver=solver, precision=precision)
+    return Design(objective, data, optimizer, seed=seed, **driver).run(steps)
