@@ -242,7 +242,9 @@ class Design:
         """
         self._stop_requested = False
         self.reason = "running"
-        yield self.snapshot()
+        yield self._emit(self.snapshot())
+        if self.reason == "callback":
+            return
         last_checkpoint = time.perf_counter()
         while self.step < steps:
             self._running.wait()
@@ -267,16 +269,18 @@ class Design:
             ):
                 self.save(self.checkpoint)
                 last_checkpoint = time.perf_counter()
-            snapshot = self.snapshot(n_steps / elapsed)
-            if any(callback(snapshot) is False for callback in self.callbacks):
-                self.reason = "callback"
-            yield snapshot
+            yield self._emit(self.snapshot(n_steps / elapsed))
             if self.reason != "running":
                 break
         else:
             self.reason = "steps"
         if self.checkpoint:
             self.save(self.checkpoint)
+
+    def _emit(self, snapshot: Snapshot) -> Snapshot:
+        if any(callback(snapshot) is False for callback in self.callbacks):
+            self.reason = "callback"
+        return snapshot
 
     def _update_stop_rule(self, chunk_losses: np.ndarray) -> None:
         for offset, losses in enumerate(chunk_losses):
