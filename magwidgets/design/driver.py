@@ -100,13 +100,13 @@ def _record(state: StepState) -> dict:
 
 @partial(jax.jit, static_argnames=("objective", "optimizer"))
 def _start(objective, optimizer: Optimizer, params, data) -> StepState:
-    return jax.vmap(partial(initial_state, objective.evaluate, optimizer), in_axes=(0, None))(params, data)
+    return jax.vmap(partial(initial_state, objective, optimizer), in_axes=(0, None))(params, data)
 
 
 @partial(jax.jit, static_argnames=("objective", "optimizer", "chunk"))
 def _advance(objective, optimizer: Optimizer, chunk: int, state: StepState, data, n_steps):
     """Run ``n_steps <= chunk`` steps; the trip count is dynamic so a short last chunk does not recompile."""
-    step = jax.vmap(partial(update_step, objective.evaluate, optimizer), in_axes=(0, None))
+    step = jax.vmap(partial(update_step, objective, optimizer), in_axes=(0, None))
     buffers = jax.tree_util.tree_map(lambda v: jnp.zeros((chunk,) + v.shape, v.dtype), _record(state))
 
     def body(index, carry):
@@ -171,6 +171,11 @@ class Design:
             raise ValueError(f"n_starts must be >= 1, got {n_starts}")
         if snapshot_every < 1:
             raise ValueError(f"snapshot_every must be >= 1, got {snapshot_every}")
+        if optimizer.second_order and not hasattr(objective, "gauss_newton"):
+            raise ValueError(f"optimizer {optimizer.name!r} needs a least-squares objective with gauss_newton()")
+        if optimizer.second_order and getattr(getattr(objective, "loss", None), "smoothness", 0):
+            raise ValueError("optimizer 'levenberg_marquardt' needs a pure least-squares cost: set loss.smoothness "
+                             "to 0 or use adam/adabelief")
         if (checkpoint_every or checkpoint_seconds) and checkpoint is None:
             raise ValueError("checkpoint_every/checkpoint_seconds need a checkpoint path")
         self.objective, self.data, self.optimizer = objective, data, optimizer
