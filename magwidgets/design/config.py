@@ -147,7 +147,7 @@ class RunConfig:
 
 
 RUN_KEYS = {"steps", "seed", "n_starts", "snapshot_every", "checkpoint_every", "checkpoint_seconds", "tolerance",
-            "patience", "min_delta", "output"}
+            "patience", "min_delta", "output", "initial"}
 
 
 def _run_table(table: dict) -> tuple[int, int, dict, str]:
@@ -157,8 +157,23 @@ def _run_table(table: dict) -> tuple[int, int, dict, str]:
     steps = _require(table, "run.steps", (int,))
     if steps < 1:
         raise ValueError(f"run.steps: expected a positive integer, got {steps}")
-    driver = {key: table[key] for key in RUN_KEYS - {"steps", "seed", "output"} if key in table}
+    driver = {key: table[key] for key in RUN_KEYS - {"steps", "seed", "output", "initial"} if key in table}
+    if "initial" in table:
+        driver["initial_params"] = _initial_params(table["initial"])
     return steps, int(table.get("seed", 0)), driver, str(table.get("output", "design_result.npz"))
+
+
+def _initial_params(path: str) -> np.ndarray:
+    """The best parameters of an earlier run's results archive (array-valued parametrisations)."""
+    from ..io import load_design_result
+
+    try:
+        arrays, _ = load_design_result(path)
+    except OSError as error:
+        raise ValueError(f"run.initial: cannot read {path!r} ({error}); run the earlier stage first") from None
+    if "params/value" not in arrays:
+        raise ValueError(f"run.initial: {path} holds structured parameters; only per-site maps can seed a run")
+    return arrays["params/value"]
 
 
 def _optimizer(table: dict) -> Optimizer:

@@ -1,0 +1,92 @@
+"""``magwidgets design CONFIG.toml``: archive contents, resume, and bad configs that fail before writing."""
+import os
+
+import numpy as np
+import pytest
+
+from magwidgets.cli import main
+from magwidgets.io import load_design_result
+
+CONFIG = """
+[wire]
+length = 6
+width = 6
+lead = "ideal"
+
+[grid]
+flux = {{start = 0.0, stop = 0.15, num = 7}}
+energy = {{start = -1.0, stop = 1.0, num = 5}}
+
+[target]
+kind = "random_potential"
+amplitude = 0.5
+fixed = [[0, 0, -1.0]]
+
+[params]
+kind = "site_potential"
+fixed = [[0, 0, -1.0]]
+init_range = [-0.5, 0.5]
+
+[loss]
+kind = "mse"
+
+[optimizer]
+name = "{optimizer}"
+learning_rate = 0.02
+schedule = "constant"
+
+[run]
+steps = {steps}
+seed = 1
+snapshot_every = 5
+checkpoint_every = 5
+output = "{output}"
+"""
+
+
+def _write(tmp_path, **fields):
+    settings = dict(optimizer="adam", steps=10, output=str(tmp_path / "run.npz"))
+    settings.update(fields)
+    path = tmp_path / "run.toml"
+    path.write_text(CONFIG.format(**settings))
+    return str(path), settings["output"]
+
+
+def test_design_command_writes_a_complete_archive_and_resumes(tmp_path):
+    config, output = _write(tmp_path)
+    assert main(["design", config]) == 0
+    arrays, metadata = load_design_result(output)
+    assert arrays["onsite"].shape == (6, 6) and arrays["conductance"].shape == (7, 5)
+    assert arrays["loss"].shape == (11,) and arrays["truth_onsite"].shape == (6, 6)
+    assert metadata["seed"] == 1 and "jax" in metadata["versions"] and "[optimizer]" in metadata["config"]
+    assert main(["design", config, "--resume", "--steps", "20"]) == 0
+    resumed, metadata = load_design_result(output)
+    assert metadata["steps"] == 20 and resumed["loss"].shape == (21,)
+    np.testing.assert_array_equal(resumed["loss"][:11], arrays["loss"])
+    # The same 20 steps without the interruption.
+    (tmp_path / "straight").mkdir()
+    straight, straight_output = _write(tmp_path / "straight", steps=20)
+    assert main(["design", straight]) == 0
+    np.testing.assert_allclose(load_design_result(straight_output)[0]["loss"], resumed["loss"], rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("edit, field", [
+    (dict(optimizer="lbfgs"), "optimizer.name"),
+    (dict(steps=0), "run.steps"),
+    (dict(steps="ten"), "TOML"),
+])
+def test_bad_config_fails_before_writing(tmp_path, capsys, edit, field):
+    config, output = _write(tmp_path, **edit)
+    assert main(["design", config]) == 2
+    assert field in capsys.readouterr().err
+    assert not os.path.exists(output) and not os.path.exists(output + ".checkpoint.npz")
+
+
+def test_target_shape_mismatch_names_the_field(tmp_path, capsys):
+    measured = tmp_path / "measured.csv"
+    np.savetxt(measured, np.ones(4), delimiter=",")
+    config, output = _write(tmp_path)
+    text = open(config).read().replace('kind = "random_potential"', f'file = "{measured}"')
+    open(config, "w").write(text)
+    assert main(["design", config]) == 2
+    assert "target.values" in capsys.readouterr().err
