@@ -141,13 +141,21 @@ class MagnetisationAngles:
 
     ``onsite`` is fixed (default 0, the seed's clean spin wire). The initial guess is uniform in
     ``init_range`` (radians). Only ``cos theta`` and ``sin theta`` enter H, so theta is recovered modulo 2 pi.
+
+    Two-terminal G is unchanged when the magnetisation map is rotated by 180 degrees about the wire's centre
+    ((x, y) -> (L-1-x, W-1-y) maps the wire onto itself, swaps the leads and keeps B), so G data determine theta
+    only up to that rotation. ``fixed = {(x, y): angle}`` pins known sites, a magnetic "notch" that selects one
+    member of the pair, as seed 004's potential notch does.
     """
 
     wire: Wire
     onsite: Any = 0.0
     init_range: tuple[float, float] = (0.0, np.pi)
+    fixed: Any = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "fixed", _normalise_fixed(self.fixed))
+        _fixed_sites(self.wire, self.fixed)
         if not self.wire.spin:
             raise ValueError("MagnetisationAngles needs a spin wire: Wire(..., spin=True, exchange=J)")
         if np.ndim(self.onsite) != 0:
@@ -159,10 +167,11 @@ class MagnetisationAngles:
 
     def fields(self, params) -> tuple[jnp.ndarray, jnp.ndarray]:
         onsite = jnp.broadcast_to(jnp.asarray(self.onsite, dtype=jnp.float64), (self.wire.length, self.wire.width))
-        return onsite, params
+        mask, values = _fixed_sites(self.wire, self.fixed)
+        return onsite, jnp.where(mask, values, params)
 
     def describe(self) -> dict:
-        return dict(kind="magnetisation_angles", init_range=list(self.init_range))
+        return dict(kind="magnetisation_angles", init_range=list(self.init_range), fixed=[list(f) for f in self.fixed])
 
 
 @dataclass(frozen=True)
