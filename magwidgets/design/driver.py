@@ -31,21 +31,10 @@ from .params import PARAMETRISATIONS, parametrisation_from_config
 CHECKPOINT_FORMAT = 1
 
 
-@dataclass
-class Snapshot:
-    """The state of a run after ``step`` steps, for live displays (arrays of the best start)."""
+class _Outputs:
+    """``onsite``, ``theta`` and ``conductance`` read from ``outputs`` (None where the objective has none)."""
 
-    step: int
-    loss: float
-    parts: dict
-    params: Any
     outputs: dict
-    losses: np.ndarray
-    best_start: int
-    rate: float
-    wall_time: float
-    steps_per_second: float
-    status: str = "running"
 
     @property
     def onsite(self) -> Optional[np.ndarray]:
@@ -61,7 +50,24 @@ class Snapshot:
 
 
 @dataclass
-class DesignResult:
+class Snapshot(_Outputs):
+    """The state of a run after ``step`` steps, for live displays (arrays of the best start)."""
+
+    step: int
+    loss: float
+    parts: dict
+    params: Any
+    outputs: dict
+    losses: np.ndarray
+    best_start: int
+    rate: float
+    wall_time: float
+    steps_per_second: float
+    status: str = "running"
+
+
+@dataclass
+class DesignResult(_Outputs):
     """What a finished (or stopped) run returns.
 
     ``params``, ``outputs`` (``onsite``, ``theta``, ``conductance``, ...) and ``loss`` are those of the best start;
@@ -80,18 +86,6 @@ class DesignResult:
     reason: str
     wall_time: float
     description: dict = field(default_factory=dict)
-
-    @property
-    def onsite(self) -> Optional[np.ndarray]:
-        return self.outputs.get("onsite")
-
-    @property
-    def theta(self) -> Optional[np.ndarray]:
-        return self.outputs.get("theta")
-
-    @property
-    def conductance(self) -> Optional[np.ndarray]:
-        return self.outputs.get("conductance")
 
 
 def _record(state: StepState) -> dict:
