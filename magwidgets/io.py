@@ -32,6 +32,13 @@ def _flatten(prefix: str, tree) -> dict:
     return {f"{prefix}/{jax.tree_util.keystr(path) or 'value'}": np.asarray(leaf) for path, leaf in flat}
 
 
+def save_npz_atomically(path: str, compressed: bool = False, **arrays) -> None:
+    """Write an ``.npz`` next to ``path`` and rename it into place: a killed write leaves the old file intact."""
+    temporary = f"{path}.tmp-{os.getpid()}.npz"
+    (np.savez_compressed if compressed else np.savez)(temporary, **arrays)
+    os.replace(temporary, path)
+
+
 def save_design_result(path: str, result, *, config_text: str = "", seed: Optional[int] = None,
                        target=None, truth: Optional[dict] = None) -> None:
     """Write a :class:`~magwidgets.design.DesignResult` to ``path`` atomically (nothing half-written)."""
@@ -47,11 +54,8 @@ def save_design_result(path: str, result, *, config_text: str = "", seed: Option
     metadata = dict(config=config_text, seed=seed, reason=result.reason, steps=result.steps,
                     wall_time=result.wall_time, final_loss=result.loss, description=result.description,
                     versions=_versions())
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    temporary = f"{path}.tmp-{os.getpid()}.npz"
-    np.savez_compressed(temporary, metadata=np.array(json.dumps(metadata, default=str)), **arrays)
-    os.replace(temporary, path)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    save_npz_atomically(path, compressed=True, metadata=np.array(json.dumps(metadata, default=str)), **arrays)
 
 
 def load_design_result(path: str) -> tuple[dict, dict]:

@@ -27,7 +27,7 @@ from .fourier import FourierObjective, fourier_image, triangular_lattice
 from .losses import Loss
 from .objectives import TransportObjective
 from .optimize import Optimizer
-from .params import parametrisation_from_config
+from .params import GaussianDefects, SitePotential, parametrisation_from_config
 
 
 def _arches(u: np.ndarray) -> np.ndarray:
@@ -84,23 +84,20 @@ def _wire(table: dict) -> Wire:
         raise ValueError(f"wire: {error}") from None
 
 
-def _site_maps(wire: Wire) -> tuple[np.ndarray, np.ndarray]:
-    return np.meshgrid(np.arange(wire.length), np.arange(wire.width), indexing="ij")
-
-
 def _synthetic_target(wire: Wire, table: dict, flux, energy, rng) -> tuple[np.ndarray, dict]:
     kind = table.get("kind")
     truth: dict = {}
     onsite, theta = np.zeros((wire.length, wire.width)), None
     if kind == "gaussian_defect":
-        x, y = _site_maps(wire)
-        squared = (x - table.get("x", 15.0)) ** 2 + (y - table.get("y", 10.0)) ** 2
-        onsite = table.get("offset", 4.0) + table.get("amplitude", 10.0) * np.exp(-squared / table.get("radius", 2.0) ** 2)
+        defect = GaussianDefects(wire, n=1, x=table.get("x", 15.0), offset=table.get("offset", 4.0))
+        onsite = np.asarray(defect.fields(dict(y=np.array([table.get("y", 10.0)]),
+                                               amplitude=np.array([table.get("amplitude", 10.0)]),
+                                               radius=np.array([table.get("radius", 2.0)])))[0])
     elif kind == "random_potential":
         amplitude = table.get("amplitude", 1.0)
-        onsite = table.get("offset", 0.0) + rng.uniform(-amplitude, amplitude, onsite.shape)
-        for x, y, value in table.get("fixed", []):
-            onsite[int(x), int(y)] = table.get("offset", 0.0) + value
+        potential = SitePotential(wire, offset=table.get("offset", 0.0),
+                                  fixed=[tuple(site) for site in table.get("fixed", [])])
+        onsite = np.asarray(potential.fields(rng.uniform(-amplitude, amplitude, onsite.shape))[0])
     elif kind == "random_magnetisation":
         if not wire.spin:
             raise ValueError("target.kind = 'random_magnetisation' needs wire.spin = true")

@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..io import save_npz_atomically
 from .losses import Loss
 from .objectives import TransportObjective
 from .optimize import Optimizer, StepState, initial_state, update_step
@@ -180,6 +181,7 @@ class Design:
         self._running = threading.Event()
         self._running.set()
         self._stop_requested = False
+        self._saved_step: Optional[int] = None
         self.fingerprint = _fingerprint(objective, optimizer, self.seed, self.n_starts, data, initial_params)
         params = self._initial_params(initial_params)
         if resume:
@@ -273,7 +275,7 @@ class Design:
                 break
         else:
             self.reason = "steps"
-        if self.checkpoint:
+        if self.checkpoint and self._saved_step != self.step:
             self.save(self.checkpoint)
 
     def _emit(self, snapshot: Snapshot) -> Snapshot:
@@ -297,8 +299,12 @@ class Design:
             pass
         return self.result()
 
+    def _merged_history(self) -> dict:
+        """History with the start axis kept: (steps + 1, n_starts) per entry."""
+        return {name: np.concatenate([chunk[name] for chunk in self._history]) for name in self._history[0]}
+
     def history(self) -> dict:
-        merged = {name: np.concatenate([chunk[name] for chunk in self._history]) for name in self._history[0]}
+        merged = self._merged_history()
         if self.n_starts == 1:
             merged = {name: values[:, 0] for name, values in merged.items()}
         return merged
@@ -318,14 +324,13 @@ class Design:
     def save(self, path: str) -> None:
         """Write the full run state to ``path`` atomically (a killed write leaves the previous checkpoint)."""
         leaves = jax.tree_util.tree_leaves(self.state)
-        history = self.history() if self.n_starts > 1 else {k: v[:, None] for k, v in self.history().items()}
+        history = self._merged_history()
         meta = dict(format=CHECKPOINT_FORMAT, fingerprint=self.fingerprint, step=self.step, wall_time=self.wall_time,
                     n_leaves=len(leaves), history=sorted(history), description=self.describe())
         arrays = {f"state_{index}": np.asarray(leaf) for index, leaf in enumerate(leaves)}
         arrays.update({f"history_{name}": values for name, values in history.items()})
-        temporary = f"{path}.tmp-{os.getpid()}.npz"
-        np.savez(temporary, meta=np.array(json.dumps(meta)), **arrays)
-        os.replace(temporary, path)
+        save_npz_atomically(path, meta=np.array(json.dumps(meta)), **arrays)
+        self._saved_step = self.step
 
     def _load(self, path: Optional[str], params) -> None:
         if path is None or not os.path.exists(path):

@@ -59,6 +59,9 @@ class TransportObjective:
         onsite, theta = self.fields(params)
         conductance = grid_conductance(self.wire, onsite, theta, data["grid"], solver=self.solver,
                                        precision=self.precision)
+        return self._cost(onsite, theta, conductance, data)
+
+    def _cost(self, onsite, theta, conductance, data) -> tuple[jnp.ndarray, tuple[dict, dict]]:
         total, parts = self.loss(conductance, data["target"], data["weights"], onsite)
         outputs = dict(onsite=onsite, conductance=conductance.reshape(self.shape))
         if theta is not None:
@@ -86,11 +89,7 @@ class TransportObjective:
         residuals = scale * (conductance - data["target"])
         jacobian = scale[:, None] * jacobian
         onsite, theta = self.fields(params)
-        total, parts = self.loss(conductance, data["target"], data["weights"], onsite)
-        outputs = dict(onsite=onsite, conductance=conductance.reshape(self.shape))
-        if theta is not None:
-            outputs["theta"] = theta
-        return (total, (parts, outputs)), (jacobian.T @ jacobian, jacobian.T @ residuals)
+        return self._cost(onsite, theta, conductance, data), (jacobian.T @ jacobian, jacobian.T @ residuals)
 
     def describe(self) -> dict:
         wire = {name: getattr(self.wire, name) for name in

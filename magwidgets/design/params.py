@@ -36,6 +36,12 @@ def _fixed_sites(wire: Wire, fixed: tuple[tuple[int, int, float], ...]) -> tuple
     return mask, values
 
 
+def _pin(wire: Wire, fixed, free) -> jnp.ndarray:
+    """``free`` with the fixed sites replaced by their values."""
+    mask, values = _fixed_sites(wire, fixed)
+    return jnp.where(mask, values, free)
+
+
 def _normalise_fixed(fixed) -> tuple[tuple[int, int, float], ...]:
     """Accept ``{(x, y): value}`` or ``[(x, y, value), ...]``; store a hashable tuple."""
     items = fixed.items() if isinstance(fixed, dict) else (((x, y), v) for x, y, v in fixed)
@@ -81,10 +87,8 @@ class SitePotential:
         return _random_field(key, (self.wire.length, self.wire.width), low, high)
 
     def fields(self, params) -> tuple[jnp.ndarray, Optional[jnp.ndarray]]:
-        mask, values = _fixed_sites(self.wire, self.fixed)
-        potential = jnp.where(mask, values, params)
         theta = None if self.theta is None else jnp.asarray(self.theta)
-        return self.offset + potential, theta
+        return self.offset + _pin(self.wire, self.fixed, params), theta
 
     def describe(self) -> dict:
         return dict(kind="site_potential", offset=self.offset, fixed=[list(f) for f in self.fixed],
@@ -167,8 +171,7 @@ class MagnetisationAngles:
 
     def fields(self, params) -> tuple[jnp.ndarray, jnp.ndarray]:
         onsite = jnp.broadcast_to(jnp.asarray(self.onsite, dtype=jnp.float64), (self.wire.length, self.wire.width))
-        mask, values = _fixed_sites(self.wire, self.fixed)
-        return onsite, jnp.where(mask, values, params)
+        return onsite, _pin(self.wire, self.fixed, params)
 
     def describe(self) -> dict:
         return dict(kind="magnetisation_angles", init_range=list(self.init_range), fixed=[list(f) for f in self.fixed])
