@@ -227,6 +227,10 @@ class Design:
         return not self._running.is_set()
 
     # -- the loop -----------------------------------------------------------------------------------------------
+    def compile(self) -> None:
+        """Compile the step chunk now with a zero-step call, so that a live display's first Run starts at once."""
+        jax.block_until_ready(_advance(self.objective, self.optimizer, self.snapshot_every, self.state, self.data, 0))
+
     def snapshot(self, steps_per_second: float = 0.0, status: str = "running") -> Snapshot:
         losses = np.asarray(self.state.loss)
         best = int(np.argmin(losses))

@@ -1,0 +1,57 @@
+"""Ready-made potential landscapes: the presets of the explorer and the sketcher.
+
+Each returns the potential V(x, y) of shape (L, W) on top of the band offset; the full on-site energy that the
+solvers take is ``background(wire) + V`` (seed 000: h_i = 4t + defect potential with square leads at 4t).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .wire import Wire
+
+
+def background(wire: Wire) -> float:
+    """The on-site energy of a clean wire: the square leads' ``lead_onsite`` (4t), or 0 next to ideal leads."""
+    return float(wire.lead_onsite) if wire.lead == "square" else 0.0
+
+
+def _site_distance_squared(wire: Wire, x: float, y: float) -> np.ndarray:
+    sites_x, sites_y = np.meshgrid(np.arange(wire.length), np.arange(wire.width), indexing="ij")
+    return (sites_x - x) ** 2 + (sites_y - y) ** 2
+
+
+def gaussian_antidot(wire: Wire, x: float, y: float, amplitude: float = 10.0, radius: float = 2.0) -> np.ndarray:
+    """A ``amplitude * exp(-((x_i - x)^2 + (y_i - y)^2) / radius^2)``: one Gaussian scatterer (seed 000 eq. 5)."""
+    if radius <= 0:
+        raise ValueError(f"radius must be > 0, got {radius}")
+    return amplitude * np.exp(-_site_distance_squared(wire, x, y) / radius**2)
+
+
+def anderson_disorder(wire: Wire, strength: float = 1.0, seed: int = 0) -> np.ndarray:
+    """Independent on-site energies uniform in [-strength/2, strength/2] (Anderson disorder of width ``strength``).
+
+    The same ``seed`` always gives the same sample, hence the same fingerprint.
+    """
+    if strength < 0:
+        raise ValueError(f"disorder strength must be >= 0, got {strength}")
+    return np.random.default_rng(seed).uniform(-strength / 2, strength / 2, (wire.length, wire.width))
+
+
+def aharonov_bohm_ring(wire: Wire, inner_radius: float | None = None, outer_radius: float | None = None,
+                       height: float = 10.0) -> np.ndarray:
+    """A ring of two arms around a central antidot.
+
+    A disc of radius ``inner_radius`` and the region beyond ``outer_radius`` within the ring's columns are raised
+    by ``height``, so the current flows through the two arms of the annulus; G then oscillates with flux period
+    about 1 / (pi r_mean^2) per plaquette (Aharonov-Bohm), with r_mean the arms' mean radius.
+    """
+    half = min(wire.length, wire.width) / 2
+    inner = 0.3 * half if inner_radius is None else inner_radius
+    outer = 0.9 * half if outer_radius is None else outer_radius
+    if not 0 < inner < outer:
+        raise ValueError(f"need 0 < inner_radius < outer_radius, got {inner} and {outer}")
+    centre_x, centre_y = (wire.length - 1) / 2, (wire.width - 1) / 2
+    distance = np.sqrt(_site_distance_squared(wire, centre_x, centre_y))
+    within_ring_columns = np.abs(np.arange(wire.length) - centre_x)[:, None] < outer
+    blocked = (distance < inner) | ((distance > outer) & within_ring_columns)
+    return np.where(blocked, height, 0.0)

@@ -1,0 +1,155 @@
+"""Drive a :class:`~magwidgets.design.driver.Design` off the caller's thread for live displays.
+
+A notebook cell or a Voila kernel that looped over ``Design.iterate`` itself would block the kernel's message loop,
+so Run/Pause/Stop clicks would never arrive (``ARCHITECTURE.md``, threading model). :class:`LiveRun` iterates in
+one background thread and hands snapshots to a display callback at most every ``min_interval`` seconds; the
+caller's thread only sets flags. It adds no loop of its own: the steps, stop rules and checkpoints are the
+driver's.
+"""
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from typing import Callable, Optional
+
+from .driver import Design, Snapshot
+
+STATES = ("idle", "compiling", "ready", "running", "paused", "stopped", "finished", "failed")
+
+
+class LiveRun:
+    """One design run in a background thread.
+
+    Parameters
+    ----------
+    build : callable() -> Design
+        Builds the run (target, objective, initial state); called in the worker, so its compile time never
+        blocks the caller.
+    on_snapshot : callable(Snapshot, Design)
+        Renders a snapshot; called in the worker thread at most every ``min_interval`` seconds, and always for
+        the last snapshot before the run pauses or ends.
+    on_state : callable(str, Optional[str]), optional
+        Told every state change (one of :data:`STATES`) with a message (the error text when "failed").
+    min_interval : float
+        Seconds between rendered snapshots; 0.1 keeps a display at ~10 frames/s.
+
+    States: "idle" -> "compiling" -> "ready" -> "running" <-> "paused" -> "stopped" | "finished" | "failed".
+    From "stopped", "finished" or "failed", :meth:`run` continues the same design (after a failure, from its last
+    good state: the driver only ever commits finite steps).
+    """
+
+    def __init__(self, build: Callable[[], Design], on_snapshot: Callable[[Snapshot, Design], None],
+                 on_state: Optional[Callable[[str, Optional[str]], None]] = None, min_interval: float = 0.1) -> None:
+        self._build, self._on_snapshot, self._on_state = build, on_snapshot, on_state
+        self.min_interval = float(min_interval)
+        self.design: Optional[Design] = None
+        self.latest: Optional[Snapshot] = None
+        self.state, self.message = "idle", None
+        self.error: Optional[BaseException] = None
+        self.traceback = ""
+        self._thread: Optional[threading.Thread] = None
+        self._lock = threading.Lock()
+        self._cancelled = False
+        self._pause_requested = False
+        self._queued_steps: Optional[int] = None
+
+    # -- control (from any thread; never blocks on the computation) ---------------------------------------------
+    def prepare(self) -> None:
+        """Build and compile in the background so that the first :meth:`run` starts stepping at once."""
+        self._launch(None)
+
+    def run(self, steps: int) -> None:
+        """Run ``steps`` more steps, or continue a paused run."""
+        if steps < 1:
+            raise ValueError(f"steps must be >= 1, got {steps}")
+        with self._lock:
+            if self.state == "paused" and self.busy:
+                self._pause_requested = False
+                if self.design is None:  # paused while compiling: run once compiled
+                    self._queued_steps = int(steps)
+                    self._set_state("compiling")
+                else:
+                    self.design.unpause()
+                    self._set_state("running")
+                return
+        self._launch(int(steps))
+
+    def pause(self) -> None:
+        """Hold the run after the current chunk (chunks are short, so within a fraction of a second)."""
+        with self._lock:
+            if self.state in ("running", "compiling"):
+                self._pause_requested = True
+                if self.design is not None:
+                    self.design.pause()
+                self._set_state("paused")
+
+    def stop(self) -> None:
+        """End the run after the current chunk; the design and its last snapshot are kept."""
+        self._pause_requested = False
+        if self.design is not None:
+            self.design.stop()
+
+    def cancel(self, timeout: float = 30.0) -> None:
+        """Stop and detach: no further callbacks, the worker is joined (a compile in progress finishes first)."""
+        self._cancelled = True
+        self.stop()
+        self.join(timeout)
+
+    def join(self, timeout: Optional[float] = None) -> None:
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    @property
+    def busy(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # -- the worker ---------------------------------------------------------------------------------------------
+    def _launch(self, steps: Optional[int]) -> None:
+        with self._lock:
+            if self.busy:
+                if steps is not None and self.state == "compiling":
+                    self._queued_steps = steps
+                return
+            self._queued_steps = steps
+            self._thread = threading.Thread(target=self._work, name="magwidgets-design", daemon=True)
+            self._thread.start()
+
+    def _set_state(self, state: str, message: Optional[str] = None) -> None:
+        self.state, self.message = state, message
+        if self._on_state is not None and not self._cancelled:
+            self._on_state(state, message)
+
+    def _show(self, snapshot: Snapshot) -> None:
+        if not self._cancelled:
+            self._on_snapshot(snapshot, self.design)
+
+    def _work(self) -> None:
+        try:
+            if self.design is None:
+                self._set_state("compiling")
+                design = self._build()
+                design.compile()
+                self.design = design
+                if self._pause_requested:
+                    design.pause()
+            steps = self._queued_steps
+            if steps is None or self._cancelled:
+                self._set_state("ready")
+                return
+            if not self._pause_requested:
+                self._set_state("running")
+            shown_at, shown = 0.0, None
+            for snapshot in self.design.iterate(self.design.step + steps):
+                self.latest = snapshot
+                now = time.perf_counter()
+                if self.design.paused or now - shown_at >= self.min_interval:
+                    self._show(snapshot)
+                    shown_at, shown = now, snapshot
+            if shown is not self.latest:
+                self._show(self.latest)
+            self._set_state("stopped" if self.design.reason == "stopped" else "finished", self.design.reason)
+        except Exception as error:  # the panel shows it; the design keeps its last good state
+            self.error, self.traceback = error, traceback.format_exc()
+            self._set_state("failed", f"{type(error).__name__}: {error}")

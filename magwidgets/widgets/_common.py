@@ -1,0 +1,85 @@
+"""Pieces every panel shares: the message line, uploads treated as untrusted bytes, download links, and a
+background thread for one-off computations."""
+from __future__ import annotations
+
+import base64
+import html
+import threading
+from typing import Optional
+
+import ipywidgets as widgets
+
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+
+
+def message_line() -> widgets.HTML:
+    """An empty message line (CSS class ``mw-message``) under a panel's controls."""
+    line = widgets.HTML("")
+    line.add_class("mw-message")
+    return line
+
+
+def show_message(line: widgets.HTML, text: str, kind: str = "error") -> None:
+    """Show ``text`` in ``line``: red for "error", grey for "info", empty text clears it."""
+    colour = {"error": "#b00020", "info": "#555555"}[kind]
+    line.value = f'<span class="mw-{kind}" style="color: {colour}">{html.escape(text)}</span>' if text else ""
+
+
+def read_upload(upload: widgets.FileUpload, max_bytes: int = MAX_UPLOAD_BYTES) -> Optional[tuple[str, bytes]]:
+    """The (name, bytes) of the last file given to ``upload``, or None when there is none.
+
+    Raises ValueError for a file larger than ``max_bytes``: uploads come from anyone on a class server.
+    """
+    if not upload.value:
+        return None
+    entry = upload.value[-1]
+    if int(entry["size"]) > max_bytes:
+        raise ValueError(f"{entry['name']} is {int(entry['size']) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB")
+    return entry["name"], bytes(entry["content"])
+
+
+def download_link(data: bytes, filename: str, label: str, mime: str = "application/octet-stream") -> str:
+    """HTML for a link that saves ``data`` as ``filename`` in the browser (a data URI; no server round trip)."""
+    encoded = base64.b64encode(data).decode()
+    return (f'<a download="{html.escape(filename)}" href="data:{mime};base64,{encoded}" '
+            f'class="mw-download">{html.escape(label)}</a>')
+
+
+class LatestOnly:
+    """Run requested computations in one background thread, skipping any superseded before it started.
+
+    A slider dragged across ten values asks for ten forward sweeps; only the last one matters, and none of them
+    may block the kernel's message loop. A request replaces a pending one with the same ``key``; requests with
+    different keys all run, in order. Exceptions go to ``on_error``.
+    """
+
+    def __init__(self, on_error) -> None:
+        self._on_error = on_error
+        self._pending: dict = {}
+        self._condition = threading.Condition()
+        self._idle = threading.Event()
+        self._idle.set()
+        threading.Thread(target=self._work, name="magwidgets-compute", daemon=True).start()
+
+    def submit(self, job, key=None) -> None:
+        with self._condition:
+            self._pending.pop(key, None)
+            self._pending[key] = job
+            self._idle.clear()
+            self._condition.notify()
+
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        """Block until every submitted job has run (for tests and scripts); False on timeout."""
+        return self._idle.wait(timeout)
+
+    def _work(self) -> None:
+        while True:
+            with self._condition:
+                while not self._pending:
+                    self._idle.set()
+                    self._condition.wait()
+                job = self._pending.pop(next(iter(self._pending)))
+            try:
+                job()
+            except Exception as error:  # shown in the panel; the thread lives on for the next request
+                self._on_error(error)

@@ -1,0 +1,203 @@
+"""The fingerprint explorer: the forward problem, G(flux), G(flux, E) and wavefunction maps of one sample.
+
+Two samples side by side make the point of universal conductance fluctuations: each disorder realisation has
+its own G(flux) pattern, and the same realisation (same seed) always gives the same one. Sweeps run in a
+background thread (:class:`~magwidgets.widgets._common.LatestOnly`), so dragging a slider never blocks the kernel.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import bqplot
+import ipywidgets as widgets
+import numpy as np
+
+from ..core import Wire, conductance, wavefunction_intensity
+from ..core.potentials import aharonov_bohm_ring, anderson_disorder, background, gaussian_antidot
+from ._common import LatestOnly, message_line, show_message
+from .maps import SiteMap, curve_figure
+from .sketch import PotentialSketcher
+
+PRESETS = (("Anderson disorder", "disorder"), ("One antidot", "antidot"), ("Aharonov-Bohm ring", "ring"),
+           ("Clean wire", "clean"), ("My sketch", "sketch"))
+FLUX_LABEL = "Φ / Φ0 = B a² / (h/e)"
+SAMPLE_COLOURS = ("#1f77b4", "#ff7f0e")
+
+
+class FingerprintExplorer(widgets.VBox):
+    """G(flux) fingerprints of two samples, the G(flux, E) map and the wavefunction intensity at a chosen point.
+
+    Parameters
+    ----------
+    wire : Wire
+        The wire (default 30 x 30 with square leads, seed 000).
+    sketcher : PotentialSketcher, optional
+        Where the "My sketch" preset reads its potential (e.g. the dashboard's sketcher); a new one otherwise.
+    n_flux, n_energy : int
+        Points of the G(flux) curves and of the map's energy axis.
+    start : bool
+        Compute the first sweep now (the dashboard defers it until the explorer's tab is opened).
+
+    Samples A and B use the preset with seeds ``seed_a`` and ``seed_b`` (only disorder depends on the seed).
+    :meth:`refresh` recomputes everything; ``wait()`` blocks until the background sweeps are done.
+    """
+
+    def __init__(self, wire: Wire = Wire(30, 30), sketcher: Optional[PotentialSketcher] = None, n_flux: int = 101,
+                 n_energy: int = 21, start: bool = True) -> None:
+        super().__init__()
+        self.add_class("mw-fingerprint-explorer")
+        self.wire, self.n_flux, self.n_energy = wire, int(n_flux), int(n_energy)
+        self.sketcher = sketcher if sketcher is not None else PotentialSketcher(wire)
+        self.message = message_line()
+        self._compute = LatestOnly(lambda error: show_message(self.message, f"{type(error).__name__}: {error}"))
+
+        def control(widget, css_class):
+            widget.add_class(css_class)
+            widget.observe(lambda change: self.refresh(), names="value")
+            return widget
+
+        self.preset = control(widgets.Dropdown(options=PRESETS, value="disorder", description="sample"),
+                              "mw-explorer-preset")
+        self.disorder = control(widgets.FloatSlider(value=1.5, min=0.0, max=5.0, step=0.1, description="disorder W",
+                                                    continuous_update=False), "mw-explorer-disorder")
+        self.seed_a = control(widgets.IntText(value=1, description="seed A", layout=dict(width="150px")), "mw-seed-a")
+        self.seed_b = control(widgets.IntText(value=2, description="seed B", layout=dict(width="150px")), "mw-seed-b")
+        band_top = 4.0 * wire.hopping if wire.lead == "square" else 2.0 * wire.hopping
+        self.energy = control(widgets.FloatSlider(value=1.2, min=0.05, max=band_top - 0.05, step=0.05,
+                                                  description="E / t", continuous_update=False), "mw-energy")
+        self.flux_range = control(widgets.FloatRangeSlider(value=(0.0, 0.12 / np.pi), min=0.0, max=0.1, step=0.001,
+                                                           readout_format=".3f", description="Φ/Φ0 range",
+                                                           continuous_update=False), "mw-flux-range")
+        self.point = widgets.IntSlider(value=self.n_flux // 2, min=0, max=self.n_flux - 1, description="Φ index",
+                                       continuous_update=False)
+        self.point.add_class("mw-explorer-point")
+        self.point.observe(lambda change: self._compute.submit(self._update_wavefunction, "wavefunction"), names="value")
+        self.comparison = widgets.HTML("")
+        self.comparison.add_class("mw-fingerprint-compare")
+
+        figure, x_scale, y_scale = curve_figure("fingerprints G(Φ)", FLUX_LABEL, "G [e²/h]",
+                                                css_class="mw-fingerprint-figure")
+        self.curves = bqplot.Lines(x=np.zeros(0), y=np.zeros((2, 0)), colors=list(SAMPLE_COLOURS),
+                                   labels=["sample A", "sample B"], display_legend=True,
+                                   scales=dict(x=x_scale, y=y_scale))
+        self.marker = bqplot.Lines(x=np.zeros(2), y=np.zeros(2), colors=["#444444"], line_style="dashed",
+                                   scales=dict(x=x_scale, y=y_scale))
+        # a click on the curves picks the flux of the wavefunction map
+        self.selector = bqplot.interacts.IndexSelector(scale=x_scale, marks=[self.curves])
+        self.selector.observe(self._on_select, names="selected")
+        figure.marks = [self.curves, self.marker]
+        figure.interaction = self.selector
+        self.curve_figure = figure
+
+        self.map_x = bqplot.LinearScale()
+        self.map_y = bqplot.LinearScale()
+        self.map_colours = bqplot.ColorScale(scheme="viridis")
+        self.conductance_map = bqplot.HeatMap(x=np.zeros(1), y=np.zeros(1), color=np.zeros((1, 1)),
+                                              scales=dict(x=self.map_x, y=self.map_y, color=self.map_colours))
+        self.map_figure = bqplot.Figure(
+            marks=[self.conductance_map], title="sample A: G(Φ, E) [e²/h]", padding_x=0, padding_y=0,
+            axes=[bqplot.Axis(scale=self.map_x, label=FLUX_LABEL),
+                  bqplot.Axis(scale=self.map_y, side="left", label="E / t"),
+                  bqplot.ColorAxis(scale=self.map_colours, side="right")],
+            layout=dict(width="420px", height="300px"), fig_margin=dict(top=40, bottom=45, left=50, right=60),
+            animation_duration=0)
+        self.map_figure.add_class("mw-conductance-map")
+        shape = (wire.length, wire.width)
+        self.potential_maps = [SiteMap(f"sample {name}: potential V", shape, "RdBu", symmetric=True)
+                               for name in "AB"]
+        self.wavefunction_map = SiteMap("sample A: wavefunction intensity", shape, "viridis",
+                                        "mw-explorer-wavefunction")
+
+        controls = widgets.HBox([widgets.VBox([self.preset, self.disorder, widgets.HBox([self.seed_a, self.seed_b])]),
+                                 widgets.VBox([self.energy, self.flux_range, self.point])])
+        self.children = [controls, self.message, self.comparison,
+                         widgets.HBox([self.curve_figure, self.map_figure]),
+                         widgets.HBox([self.potential_maps[0].figure, self.potential_maps[1].figure,
+                                       self.wavefunction_map.figure])]
+        self._samples: list[np.ndarray] = []
+        self._curves = np.zeros((2, 0))
+        self.started = False
+        if start:
+            self.refresh()
+
+    # -- inputs -------------------------------------------------------------------------------------------------
+    @property
+    def flux(self) -> np.ndarray:
+        low, high = self.flux_range.value
+        return np.linspace(low, high, self.n_flux)
+
+    @property
+    def energies(self) -> np.ndarray:
+        return np.linspace(self.energy.min, self.energy.max, self.n_energy)
+
+    def sample(self, seed: int) -> np.ndarray:
+        """The potential V of the chosen preset; only disorder depends on ``seed``."""
+        name = self.preset.value
+        if name == "disorder":
+            return anderson_disorder(self.wire, self.disorder.value, seed)
+        if name == "antidot":
+            return gaussian_antidot(self.wire, self.wire.length // 2, round(self.wire.width / 3))
+        if name == "ring":
+            return aharonov_bohm_ring(self.wire)
+        if name == "sketch":
+            potential = np.array(self.sketcher.potential, float)
+            if potential.shape != (self.wire.length, self.wire.width):
+                raise ValueError(f"the sketch is {potential.shape[0]} x {potential.shape[1]} sites; the explorer's "
+                                 f"wire is {self.wire.length} x {self.wire.width}")
+            return potential
+        return np.zeros((self.wire.length, self.wire.width))
+
+    # -- computing (in the background thread) -------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Recompute both samples' fingerprints, the map and the wavefunction (in the background)."""
+        self.started = True
+        self.disorder.disabled = self.seed_a.disabled = self.seed_b.disabled = self.preset.value != "disorder"
+        show_message(self.message, "")
+        self._compute.submit(self._update, "sweep")
+
+    def wait(self, timeout: Optional[float] = 300.0) -> bool:
+        return self._compute.wait(timeout)
+
+    def _onsite(self, potential: np.ndarray) -> np.ndarray:
+        return background(self.wire) + potential
+
+    def _update(self) -> None:
+        flux, energy = self.flux, float(self.energy.value)
+        samples = [self.sample(self.seed_a.value), self.sample(self.seed_b.value)]
+        curves = np.stack([np.asarray(conductance(self.wire, self._onsite(v), flux, energy)) for v in samples])
+        again = np.asarray(conductance(self.wire, self._onsite(self.sample(self.seed_a.value)), flux, energy))
+        self._samples, self._curves = samples, curves
+        with self.curves.hold_sync():
+            self.curves.x, self.curves.y = flux, curves
+        for site_map, potential in zip(self.potential_maps, samples):
+            site_map.show(potential)
+        self.comparison.value = (
+            f"sample A computed twice from its seed: max |ΔG| = {np.max(np.abs(again - curves[0])):.1e} e²/h "
+            f"(the same sample, the same fingerprint); samples A and B differ by rms ΔG = "
+            f"{np.sqrt(np.mean((curves[0] - curves[1]) ** 2)):.2f} e²/h.")
+        self._update_wavefunction()
+        energies = self.energies
+        grid = np.asarray(conductance(self.wire, self._onsite(samples[0]), flux, energies))
+        with self.conductance_map.hold_sync(), self.map_colours.hold_sync():
+            self.conductance_map.x, self.conductance_map.y = flux, energies
+            self.map_colours.min, self.map_colours.max = float(grid.min()), float(max(grid.max(), grid.min() + 1e-9))
+            self.conductance_map.color = grid.T
+        self.conductance_grid = grid
+
+    def _update_wavefunction(self) -> None:
+        if not self._samples:
+            return
+        flux = float(self.flux[self.point.value])
+        energy = float(self.energy.value)
+        intensity = wavefunction_intensity(self.wire, self._onsite(self._samples[0]), flux, energy)
+        self.wavefunction_map.show(np.asarray(intensity),
+                                   f"sample A: wavefunction intensity at Φ/Φ0 = {flux:.4f}, E = {energy:g}")
+        top = float(np.max(self._curves)) if self._curves.size else 1.0
+        with self.marker.hold_sync():
+            self.marker.x, self.marker.y = np.array([flux, flux]), np.array([0.0, top])
+
+    def _on_select(self, change) -> None:
+        selected = change["new"]
+        if selected is None or len(selected) == 0:
+            return
+        self.point.value = int(np.argmin(np.abs(self.flux - float(selected[0]))))

@@ -1,0 +1,436 @@
+"""The design studio: pick a task, sketch the sample or draw the target, and watch the optimisation live.
+
+The run itself is :class:`~magwidgets.design.live.LiveRun` (the driver in a worker thread); this panel only
+turns button clicks into its flags and renders the snapshots it hands over (``ARCHITECTURE.md``, threading
+model). One frame is: the loss history, G now against the target, the design's potential (or m_z = cos theta)
+and its wavefunction-intensity map at a chosen flux, plus the step, loss and speed readouts.
+"""
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import threading
+from typing import Optional
+
+import bqplot
+import ipywidgets as widgets
+import jax
+import numpy as np
+
+from ..core import wavefunction_intensity
+from ..core.potentials import background
+from ..design import Optimizer
+from ..design.config import CURVES
+from ..design.driver import Design, Snapshot
+from ..design.live import LiveRun
+from ..design.tasks import TASKS, Task
+from ..io import curves_to_csv, save_design_result
+from ._common import download_link, message_line, show_message
+from .maps import SiteMap, curve_figure
+from .sketch import PotentialSketcher
+from .target import TargetSketcher
+
+OPTIMIZER_NAMES = ("rmsprop", "adabelief", "adam", "descent", "levenberg_marquardt")
+MAX_PLOTTED_STEPS = 1000
+FLUX_LABEL = "Φ / Φ0 = B a² / (h/e)"
+
+
+def _control(widget: widgets.Widget, css_class: str) -> widgets.Widget:
+    widget.add_class(css_class)
+    return widget
+
+
+class DesignStudio(widgets.VBox):
+    """Inverse design, live: the heart of the dashboard.
+
+    Parameters
+    ----------
+    task : str
+        Initial task, a key of :data:`magwidgets.design.tasks.TASKS` (default seed 000's defect identification).
+    min_interval : float
+        Seconds between redraws while running (0.1: at most 10 frames per second).
+    prepare : bool
+        Build and compile the default run in the background at once, so that the first Run starts stepping.
+
+    Attributes a notebook or a test may drive: ``potential_sketcher`` and ``target_sketcher`` (the inputs),
+    ``runner`` (the :class:`LiveRun`), ``result()`` (the current :class:`DesignResult`), and the buttons
+    ``run_button``, ``pause_button``, ``stop_button``, ``reset_button``.
+    """
+
+    def __init__(self, task: str = "identify_defect", *, min_interval: float = 0.1, prepare: bool = True) -> None:
+        super().__init__()
+        self.add_class("mw-design-studio")
+        self.min_interval = float(min_interval)
+        self._frame_lock = threading.Lock()
+        self.runner: Optional[LiveRun] = None
+        self._previous_params = None  # the last run's best parameters, where "smooth a design" starts
+        self._target_map: Optional[np.ndarray] = None
+        self._truth: dict = {}
+        self._hand_draw: dict[int, Optional[bqplot.interacts.Interaction]] = {}  # per flux-grid length
+
+        self.task_picker = _control(widgets.Dropdown(options=[(t.label, t.name) for t in TASKS.values()], value=task,
+                                                     description="task", layout=dict(width="430px")), "mw-task")
+        self.optimizer_picker = _control(widgets.Dropdown(options=OPTIMIZER_NAMES, description="optimiser",
+                                                          layout=dict(width="260px")), "mw-optimizer")
+        self.rate_box = _control(widgets.BoundedFloatText(min=1e-6, max=10.0, step=1e-3, description="rate",
+                                                          layout=dict(width="160px")), "mw-rate")
+        self.smoothness_box = _control(widgets.BoundedFloatText(min=0.0, max=100.0, step=1e-3, description="γ smooth",
+                                                                layout=dict(width="170px")), "mw-smoothness")
+        self.steps_box = _control(widgets.BoundedIntText(min=1, max=1_000_000, description="steps",
+                                                         layout=dict(width="170px")), "mw-steps")
+        self.starts_box = _control(widgets.BoundedIntText(value=1, min=1, max=16, description="starts",
+                                                          layout=dict(width="140px")), "mw-starts")
+        self.seed_box = _control(widgets.IntText(value=0, description="seed", layout=dict(width="130px")), "mw-seed")
+        self.run_button = _control(widgets.Button(description="Run", button_style="success", icon="play"), "mw-run")
+        self.pause_button = _control(widgets.Button(description="Pause", icon="pause"), "mw-pause")
+        self.stop_button = _control(widgets.Button(description="Stop", button_style="danger", icon="stop"), "mw-stop")
+        self.reset_button = _control(widgets.Button(description="Reset", icon="undo"), "mw-reset")
+        self.step_readout = _control(widgets.HTML("0", description="step"), "mw-step")
+        self.loss_readout = _control(widgets.HTML("–", description="loss"), "mw-loss")
+        self.speed_readout = _control(widgets.HTML("–", description="steps/s"), "mw-speed")
+        self.status = _control(widgets.HTML("idle"), "mw-status")
+        self.progress = _control(widgets.IntProgress(min=0, max=1, value=0, layout=dict(width="300px")), "mw-progress")
+        self.message = message_line()
+        self.downloads = _control(widgets.HTML(""), "mw-downloads")
+        self.wavefunction_flux = _control(widgets.IntSlider(description="Φ index", continuous_update=False),
+                                          "mw-wavefunction-flux")
+
+        for button, action in ((self.run_button, self._on_run), (self.pause_button, self._on_pause),
+                               (self.stop_button, self._on_stop), (self.reset_button, self._on_reset)):
+            button.on_click(action)
+        self._settings = (self.optimizer_picker, self.rate_box, self.smoothness_box, self.starts_box, self.seed_box)
+        for control in self._settings:
+            control.observe(self._on_settings_change, names="value")
+        self.task_picker.observe(lambda change: self.set_task(change["new"]), names="value")
+        self.wavefunction_flux.observe(self._on_wavefunction_flux, names="value")
+
+        self.potential_sketcher = PotentialSketcher(TASKS[task].wire)
+        self.potential_sketcher.observe(self._on_sketch_change, names="potential")
+        self._target_sketchers: dict[int, TargetSketcher] = {}
+        self.target_sketcher: Optional[TargetSketcher] = None
+        self.truth_map = SiteMap("true magnetisation m_z = cos θ", (12, 12), "RdBu", symmetric=True)
+        self.design_map = SiteMap("design: potential V", (30, 30), "RdBu", "mw-design-figure", symmetric=True)
+        self.wavefunction_map = SiteMap("wavefunction intensity", (30, 30), "viridis", "mw-wavefunction-figure")
+        self.family_map = SiteMap("where the starts differ: spread of V", (30, 30), "viridis", "mw-family-figure")
+        self.family_losses = bqplot.Scatter(x=np.zeros(0), y=np.zeros(0), default_size=40)
+        self.design_line = bqplot.Lines(x=np.zeros(0), y=np.zeros(0), colors=["#d62728"], labels=["design now"],
+                                        display_legend=True)
+        self.target_area = widgets.VBox()
+        self.sample_area = widgets.VBox()
+        self.loss_area = widgets.VBox()
+        self.family_area = widgets.HBox(layout=dict(display="none"))
+
+        buttons = widgets.HBox([self.run_button, self.pause_button, self.stop_button, self.reset_button])
+        readouts = widgets.HBox([self.step_readout, self.loss_readout, self.speed_readout, self.progress, self.status])
+        settings = widgets.HBox([self.optimizer_picker, self.rate_box, self.smoothness_box, self.steps_box,
+                                 self.starts_box, self.seed_box], layout=dict(flex_flow="row wrap"))
+        maps = widgets.HBox([self.sample_area, self.design_map.figure,
+                             widgets.VBox([self.wavefunction_map.figure, self.wavefunction_flux])])
+        self.children = [self.task_picker, settings, buttons, readouts, self.message,
+                         widgets.HBox([self.target_area, self.loss_area]), maps, self.family_area, self.downloads]
+        self.set_task(task, prepare=prepare)
+
+    # -- task and inputs ----------------------------------------------------------------------------------------
+    @property
+    def task(self) -> Task:
+        return TASKS[self.task_picker.value]
+
+    def set_task(self, name: str, prepare: bool = True) -> None:
+        """Switch to task ``name``: its grid, published optimiser settings, sample and target."""
+        if name not in TASKS:
+            raise ValueError(f"unknown task {name!r}; expected one of {sorted(TASKS)}")
+        self._discard_runner()
+        if self.task_picker.value != name:
+            self.task_picker.value = name  # re-enters through the observer
+            return
+        task = TASKS[name]
+        with self.hold_trait_notifications():
+            self.optimizer_picker.value = task.optimizer.name
+            self.rate_box.value = task.optimizer.learning_rate
+            self.smoothness_box.value = task.smoothness
+            self.steps_box.value = task.steps
+        self.target_sketcher = self._target_sketcher_for(task)
+        self.target_area.children = [self.target_sketcher]
+        # a map task's target is the sample's G(flux, E); the drawn cut is for display only
+        self.target_sketcher.figure.interaction = None if task.is_map else self._hand_draw[len(task.flux)]
+        self.loss_area.children = [self._loss_figure(task)]
+        self.wavefunction_flux.max = len(task.flux) - 1
+        self.wavefunction_flux.value = len(task.flux) // 2
+        shape = (task.wire.length, task.wire.width)
+        self._truth = task.default_truth(self.seed_box.value) if task.target_from == "truth" else {}
+        if task.solves_magnetisation:
+            self.truth_map.show(np.cos(self._truth["theta"]))
+            self.sample_area.children = [self.truth_map.figure]
+            self._set_truth_target()
+        elif task.target_from == "truth":
+            self.sample_area.children = [self.potential_sketcher]
+            self.potential_sketcher.set_wire(task.wire, self._truth["potential"])  # fires the target update
+        else:
+            self.sample_area.children = []
+        self.design_map.figure.title = "design: m_z = cos θ" if task.solves_magnetisation else "design: potential V"
+        self.family_map.figure.title = ("where the starts differ: spread of " +
+                                        ("m_z" if task.solves_magnetisation else "V"))
+        for site_map in (self.design_map, self.wavefunction_map):
+            site_map.show(np.zeros(shape))
+        self._clear_progress()
+        show_message(self.message, "")
+        if prepare:
+            self._new_runner().prepare()
+
+    def _target_sketcher_for(self, task: Task) -> TargetSketcher:
+        """One target sketcher per flux grid; the design's G is drawn over the target in its figure."""
+        key = len(task.flux)
+        if key not in self._target_sketchers:
+            u = (task.flux - task.flux[0]) / (task.flux[-1] - task.flux[0])
+            sketcher = TargetSketcher(task.flux, CURVES["arches"](u))
+            sketcher.figure.marks = list(sketcher.figure.marks) + [bqplot.Lines(
+                x=np.zeros(0), y=np.zeros(0), colors=["#d62728"], labels=["design now"], display_legend=True,
+                scales=dict(x=sketcher.x_scale, y=sketcher.y_scale))]
+            sketcher.observe(self._on_target_change, names=["target", "weights"])
+            self._target_sketchers[key] = sketcher
+            self._hand_draw[key] = sketcher.figure.interaction
+        return self._target_sketchers[key]
+
+    @property
+    def _design_curve(self) -> bqplot.Lines:
+        return self.target_sketcher.figure.marks[-1]
+
+    def _loss_figure(self, task: Task) -> bqplot.Figure:
+        log_y = task.loss_kind == "mse"
+        label = "MSE cost (seed 004 eq. 1)" if log_y else "log-RMS loss ln √Σ(G−G*)² (seed 000 eq. 4)"
+        figure, x_scale, y_scale = curve_figure("loss", "step", label, log_y=log_y, css_class="mw-loss-figure")
+        self.loss_lines = bqplot.Lines(x=np.zeros(0), y=np.zeros(0), scales=dict(x=x_scale, y=y_scale),
+                                       colors=["#1f77b4"])
+        figure.marks = [self.loss_lines]
+        return figure
+
+    def _on_sketch_change(self, change) -> None:
+        if self.task.target_from == "truth" and not self.task.solves_magnetisation:
+            self._truth = dict(potential=np.array(change["new"], float))
+            self._set_truth_target()
+
+    def _set_truth_target(self) -> None:
+        """The target of a "truth" task: the conductance of the sketched (or random) sample."""
+        task = self.task
+        values = task.truth_conductance(self._truth["potential"], self._truth.get("theta"))
+        self._target_map = values if task.is_map else None
+        self.target_sketcher.set_target(self._display_cut(values))
+
+    def _display_cut(self, values: np.ndarray) -> np.ndarray:
+        """G(flux) as drawn: the curve itself, or for a map the cut at the energy nearest E = 0."""
+        if values.ndim == 1:
+            return values
+        return values[:, int(np.argmin(np.abs(np.asarray(self.task.energy))))]
+
+    def _on_target_change(self, change) -> None:
+        self._mark_outdated()
+
+    def _on_settings_change(self, change) -> None:
+        self._mark_outdated()
+
+    def _mark_outdated(self) -> None:
+        """Inputs changed: the next Run builds a new design (a run in progress keeps its own)."""
+        if self.runner is not None and self.runner.state not in ("running", "paused", "compiling"):
+            self._discard_runner()
+            self._clear_progress()
+
+    # -- runs ---------------------------------------------------------------------------------------------------
+    def _target(self) -> tuple[np.ndarray, Optional[np.ndarray]]:
+        if self.task.is_map:
+            return self._target_map, None
+        weights = self.target_sketcher.weights
+        return np.array(self.target_sketcher.target, float), None if weights is None else np.array(weights, float)
+
+    def _optimizer(self) -> Optimizer:
+        schedule = self.task.optimizer.schedule
+        return Optimizer(self.optimizer_picker.value, float(self.rate_box.value), schedule=schedule)
+
+    def _new_runner(self) -> LiveRun:
+        """A run of the current inputs; settings are read now, on the caller's thread."""
+        task, (target, weights), optimizer = self.task, self._target(), self._optimizer()
+        smoothness, seed, n_starts = float(self.smoothness_box.value), int(self.seed_box.value), int(self.starts_box.value)
+        initial = None
+        if task.continues and self._previous_params is not None:
+            initial = jax.tree_util.tree_map(lambda leaf: np.repeat(leaf[None], n_starts, 0) if n_starts > 1 else leaf,
+                                             self._previous_params)
+
+        def build() -> Design:
+            return task.design(target, weights=weights, optimizer=optimizer, smoothness=smoothness, seed=seed,
+                               n_starts=n_starts, initial_params=initial)
+
+        self.runner = LiveRun(build, self._render, self._on_state, min_interval=self.min_interval)
+        return self.runner
+
+    def _discard_runner(self) -> None:
+        if self.runner is not None:
+            self.runner.cancel()
+            self.runner = None
+
+    def _on_run(self, _button=None) -> None:
+        show_message(self.message, "")
+        try:
+            if self.runner is None:
+                self._new_runner()
+        except ValueError as error:  # e.g. an optimiser setting out of range: say so, keep everything
+            show_message(self.message, str(error))
+            return
+        steps = int(self.steps_box.value)
+        total = (self.runner.design.step if self.runner.design is not None else 0) + steps
+        if self.runner.state != "paused":
+            self.progress.max = total
+        self.runner.run(steps)
+
+    def _on_pause(self, _button=None) -> None:
+        if self.runner is not None:
+            self.runner.pause()
+
+    def _on_stop(self, _button=None) -> None:
+        if self.runner is not None:
+            self.runner.stop()
+
+    def _on_reset(self, _button=None) -> None:
+        """Throw the run away (inputs stay) and show the starting point again."""
+        self._discard_runner()
+        self._clear_progress()
+        shape = (self.task.wire.length, self.task.wire.width)
+        for site_map in (self.design_map, self.wavefunction_map):
+            site_map.show(np.zeros(shape))
+        self._new_runner().prepare()
+
+    def _clear_progress(self) -> None:
+        self.step_readout.value, self.loss_readout.value, self.speed_readout.value = "0", "–", "–"
+        self.progress.value = 0
+        self.loss_lines.x, self.loss_lines.y = np.zeros(0), np.zeros(0)
+        if self.target_sketcher is not None:
+            self._design_curve.x, self._design_curve.y = np.zeros(0), np.zeros(0)
+        self.downloads.value = ""
+        self.family_area.layout.display = "none"
+        self._set_buttons("idle")
+
+    # -- rendering (called from the worker thread) --------------------------------------------------------------
+    def _on_state(self, state: str, message: Optional[str]) -> None:
+        self.status.value = {"failed": "failed (last good state kept)"}.get(state, state)
+        self._set_buttons(state)
+        if state == "failed":
+            show_message(self.message, f"The run stopped with an error: {message}. The last good parameters are "
+                                       "kept; Run continues from them, Reset starts over.")
+        elif state in ("stopped", "finished") and self.runner is not None and self.runner.design is not None:
+            self._previous_params = self.runner.latest.params if self.runner.latest is not None else None
+            self._show_family(self.runner.design)
+            self._offer_downloads(self.runner.design)
+
+    def _set_buttons(self, state: str) -> None:
+        running = state in ("running", "compiling")
+        self.run_button.disabled = state == "running"
+        self.pause_button.disabled = not running
+        self.stop_button.disabled = state not in ("running", "paused")
+        for control in (self.task_picker,) + self._settings + (self.steps_box,):
+            control.disabled = state in ("running", "paused")
+
+    def _render(self, snapshot: Snapshot, design: Design) -> None:
+        with self._frame_lock:
+            task = self.task
+            loss = design.history()["loss"]
+            best = loss if loss.ndim == 1 else loss.min(axis=1)
+            stride = max(1, len(best) // MAX_PLOTTED_STEPS)
+            with self.loss_lines.hold_sync():
+                self.loss_lines.x = np.arange(len(best))[::stride].astype(float)
+                self.loss_lines.y = best[::stride]
+            with self._design_curve.hold_sync():
+                self._design_curve.x = task.flux
+                self._design_curve.y = self._display_cut(np.asarray(snapshot.conductance))
+            self.design_map.show(self._design_field(snapshot))
+            self._show_wavefunction(snapshot)
+            self.step_readout.value = str(snapshot.step)
+            self.loss_readout.value = f"{snapshot.loss:.4g}"
+            self.speed_readout.value = f"{snapshot.steps_per_second:.1f}" if snapshot.steps_per_second else "–"
+            self.progress.value = min(snapshot.step, self.progress.max)
+            if design.n_starts > 1:
+                self.family_losses.x = np.arange(design.n_starts, dtype=float)
+                self.family_losses.y = np.asarray(snapshot.losses, float)
+
+    def _design_field(self, snapshot: Snapshot) -> np.ndarray:
+        if self.task.solves_magnetisation:
+            return np.cos(snapshot.theta)
+        return np.asarray(snapshot.onsite) - background(self.task.wire)
+
+    def _show_wavefunction(self, snapshot: Snapshot) -> None:
+        task, index = self.task, int(self.wavefunction_flux.value)
+        energy = float(np.asarray(task.energy).flat[int(np.argmin(np.abs(np.atleast_1d(task.energy))))]) \
+            if task.is_map else float(task.energy)
+        intensity = wavefunction_intensity(task.wire, snapshot.onsite, float(task.flux[index]), energy, snapshot.theta)
+        self.wavefunction_map.show(np.asarray(intensity), f"wavefunction intensity at Φ/Φ0 = {task.flux[index]:.4f}, "
+                                                          f"E = {energy:g}")
+
+    def _on_wavefunction_flux(self, change) -> None:
+        if self.runner is not None and self.runner.latest is not None and self.runner.state != "running":
+            with self._frame_lock:
+                self._show_wavefunction(self.runner.latest)
+
+    def _show_family(self, design: Design) -> None:
+        if design.n_starts == 1:
+            self.family_area.layout.display = "none"
+            return
+        fields = jax.vmap(design.objective.fields)(design.state.params)
+        values = np.cos(np.asarray(fields[1])) if self.task.solves_magnetisation else np.asarray(fields[0])
+        self.family_map.show(values.std(axis=0))
+        figure, _, _ = curve_figure("final cost of each start", "start", "cost", log_y=self.task.loss_kind == "mse")
+        self.family_losses.scales = dict(x=figure.axes[0].scale, y=figure.axes[1].scale)
+        self.family_losses.x = np.arange(design.n_starts, dtype=float)
+        self.family_losses.y = np.asarray(design.state.loss, float)
+        figure.marks = [self.family_losses]
+        self.family_area.children = [figure, self.family_map.figure]
+        self.family_area.layout.display = "flex"
+
+    # -- results ------------------------------------------------------------------------------------------------
+    def result(self):
+        """The current run's :class:`~magwidgets.design.DesignResult` (None before the first Run)."""
+        if self.runner is None or self.runner.design is None:
+            return None
+        return self.runner.design.result()
+
+    def _offer_downloads(self, design: Design) -> None:
+        task, result = self.task, design.result()
+        target = np.asarray(design.data["target"]).reshape(design.objective.shape)
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, "design.npz")
+            save_design_result(path, result, seed=design.seed, target=target, truth=self._truth)
+            with open(path, "rb") as archive:
+                archive_bytes = archive.read()
+        conductance = np.asarray(result.conductance)
+        if task.is_map:
+            columns = {}
+            for index, energy in enumerate(np.asarray(task.energy)):
+                columns[f"target_E{energy:+.2f}"] = target[:, index]
+                columns[f"design_E{energy:+.2f}"] = conductance[:, index]
+            curves = curves_to_csv(task.flux, **columns)
+        else:
+            curves = curves_to_csv(task.flux, target=target, design=conductance)
+        self.downloads.value = " · ".join([
+            download_link(archive_bytes, f"{task.name}.npz", "results archive (.npz)"),
+            download_link(curves, f"{task.name}_conductance.csv", "G(Φ) curves (.csv)", "text/csv"),
+            download_link(self._maps_png(result), f"{task.name}_maps.png", "maps (.png)", "image/png"),
+        ])
+
+    def _maps_png(self, result) -> bytes:
+        """The design's field and its wavefunction-intensity map side by side, as a PNG."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from matplotlib.figure import Figure
+
+        figure = Figure(figsize=(8, 3.4), dpi=100)
+        panels = figure.subplots(1, 2)
+        field = self.design_map.heatmap.color
+        intensity = self.wavefunction_map.heatmap.color
+        for axis, values, title, cmap in ((panels[0], field, self.design_map.figure.title, "RdBu_r"),
+                                          (panels[1], intensity, self.wavefunction_map.figure.title, "viridis")):
+            image = axis.imshow(values, origin="lower", cmap=cmap, aspect="equal")
+            axis.set_title(title, fontsize=8)
+            axis.set_xlabel("x")
+            axis.set_ylabel("y")
+            figure.colorbar(image, ax=axis, shrink=0.8)
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", bbox_inches="tight")
+        return buffer.getvalue()
