@@ -1,5 +1,7 @@
 """The ``magwidgets`` command.
 
+    magwidgets dashboard [--port N] [--ip 0.0.0.0] [--pool K] [--no-browser]
+                                                            # the Voila dashboard (seed 000 defect example)
     magwidgets example [--output seed000_fingerprint.png]   # the seed 000 fingerprint: printed and plotted
     magwidgets design CONFIG.toml [--resume] [--output results.npz] [--steps N]
                                                             # a headless design run with a progress bar
@@ -7,8 +9,12 @@
 from __future__ import annotations
 
 import argparse
+import os
+import socket
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -95,6 +101,43 @@ def run_design(config_path: str, resume: bool = False, output: str | None = None
     return 0
 
 
+DASHBOARD_NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "dashboard.ipynb"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def dashboard_command(port: int | None = None, pool: int = 0, ip: str = "127.0.0.1", open_browser: bool = True,
+                      idle_minutes: float = 30.0) -> list[str]:
+    """The Voila command line that serves ``notebooks/dashboard.ipynb``.
+
+    ``pool`` > 0 keeps that many kernels that already ran the notebook (imports done, default run compiled), so a
+    class of students gets pages that respond at once; kernels idle for ``idle_minutes`` are shut down.
+    """
+    if not DASHBOARD_NOTEBOOK.exists():
+        raise FileNotFoundError(f"{DASHBOARD_NOTEBOOK} is missing; the dashboard is served from a source checkout "
+                                "(pip install -e .)")
+    if pool < 0:
+        raise ValueError(f"--pool must be >= 0, got {pool}")
+    command = [sys.executable, "-m", "voila", str(DASHBOARD_NOTEBOOK), f"--port={port or _free_port()}",
+               f"--Voila.ip={ip}", "--Voila.port_retries=0", "--show_tracebacks=True",
+               f"--MappingKernelManager.cull_idle_timeout={int(idle_minutes * 60)}",
+               "--MappingKernelManager.cull_interval=60"]
+    if pool:
+        command += ["--preheat_kernel=True", f"--pool_size={pool}"]
+    if not open_browser:
+        command.append("--no-browser")
+    return command
+
+
+def dashboard_environment() -> dict:
+    """The kernels' environment: one JAX process per visitor must not grab 75 % of a GPU's memory each."""
+    return dict(os.environ, XLA_PYTHON_CLIENT_PREALLOCATE="false")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="magwidgets", description="Quantum fingerprints of tight-binding wires.")
     commands = parser.add_subparsers(dest="command")
@@ -105,7 +148,16 @@ def main(argv: list[str] | None = None) -> int:
     design.add_argument("--resume", action="store_true", help="continue from the run's checkpoint")
     design.add_argument("--output", help="results archive (default: run.output in the config)")
     design.add_argument("--steps", type=int, help="total steps (default: run.steps in the config)")
+    dashboard = commands.add_parser("dashboard", help="serve the Voila dashboard (the seed 000 defect example)")
+    dashboard.add_argument("--port", type=int, help="port (default: a free one)")
+    dashboard.add_argument("--ip", default="127.0.0.1", help="address to listen on (0.0.0.0 to serve a class)")
+    dashboard.add_argument("--pool", type=int, default=0, help="preheated kernels kept ready for new visitors")
+    dashboard.add_argument("--no-browser", action="store_true", help="do not open a browser")
     args = parser.parse_args(argv)
+    if args.command == "dashboard":
+        command = dashboard_command(args.port, args.pool, args.ip, not args.no_browser)
+        print("serving the magwidgets dashboard:", " ".join(command[2:]), file=sys.stderr)
+        return subprocess.call(command, env=dashboard_environment())
     if args.command == "design":
         return run_design(args.config, args.resume, args.output, args.steps)
     if args.command in (None, "example"):

@@ -92,14 +92,14 @@ class FingerprintExplorer(widgets.VBox):
         self.map_x = bqplot.LinearScale()
         self.map_y = bqplot.LinearScale()
         self.map_colours = bqplot.ColorScale(scheme="viridis")
-        self.conductance_map = bqplot.HeatMap(x=np.zeros(1), y=np.zeros(1), color=np.zeros((1, 1)),
+        self.conductance_map = bqplot.HeatMap(x=np.arange(2.0), y=np.arange(2.0), color=np.zeros((2, 2)),
                                               scales=dict(x=self.map_x, y=self.map_y, color=self.map_colours))
         self.map_figure = bqplot.Figure(
             marks=[self.conductance_map], title="sample A: G(Φ, E) [e²/h]", padding_x=0, padding_y=0,
             axes=[bqplot.Axis(scale=self.map_x, label=FLUX_LABEL),
                   bqplot.Axis(scale=self.map_y, side="left", label="E / t"),
                   bqplot.ColorAxis(scale=self.map_colours, side="right")],
-            layout=dict(width="420px", height="300px"), fig_margin=dict(top=40, bottom=45, left=50, right=60),
+            layout=dict(width="420px", height="300px"), fig_margin=dict(top=40, bottom=45, left=50, right=90),
             animation_duration=0)
         self.map_figure.add_class("mw-conductance-map")
         shape = (wire.length, wire.width)

@@ -11,7 +11,7 @@ from typing import Optional
 import bqplot
 import numpy as np
 
-FIGURE_LAYOUT = dict(width="330px", height="300px")
+FIGURE_LAYOUT = dict(width="400px", height="360px")
 CURVE_LAYOUT = dict(width="420px", height="300px")
 MARGIN = dict(top=40, bottom=45, left=50, right=20)
 
@@ -31,7 +31,7 @@ class SiteMap:
                 bqplot.Axis(scale=self.y_scale, side="left", label="y"),
                 bqplot.ColorAxis(scale=self.color_scale, side="right")]
         self.figure = bqplot.Figure(marks=[self.heatmap], axes=axes, title=title, layout=dict(FIGURE_LAYOUT),
-                                    fig_margin=dict(MARGIN, right=60), padding_x=0, padding_y=0,
+                                    fig_margin=dict(MARGIN, right=90), padding_x=0, padding_y=0,
                                     animation_duration=0)
         if css_class:
             self.figure.add_class(css_class)

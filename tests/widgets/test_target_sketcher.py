@@ -163,6 +163,17 @@ def test_smooth_changes_the_line_respects_masks_and_keeps_constants(panel):
     np.testing.assert_allclose(panel.target[panel.weights > 0], 5.0, rtol=1e-12)
 
 
+def test_smoothing_reflects_at_the_edges(panel):
+    values = np.linspace(1.0, 9.0, 101) ** 1.5
+    panel.set_target(values)
+    panel.smooth(2.0)
+    radius = 8  # the filter's 4-sigma truncation
+    kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1) / 2.0) ** 2)
+    mirrored = np.pad(values, radius, mode="symmetric")  # ... c b a | a b c ...
+    expected = np.convolve(mirrored, kernel / kernel.sum(), mode="valid")
+    np.testing.assert_allclose(panel.target, expected, rtol=1e-12)
+
+
 def test_apply_shape_and_export_link(panel):
     panel.shape.value = "reclining_figure"
     panel.apply_shape_button.click()

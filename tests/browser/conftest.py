@@ -1,0 +1,103 @@
+"""Real-browser tests: Voila (or JupyterLab) serves the notebooks on localhost, Playwright drives Debian's Chromium.
+
+They skip when Chromium or the playwright package is missing; CI installs both. Screenshots go to
+``tests/browser/artifacts/`` (or ``$MW_ARTIFACTS``) for a person to look at.
+"""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(os.environ.get("MW_ARTIFACTS", Path(__file__).parent / "artifacts"))
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen, timeout: float) -> None:
+    """Wait until the server listens (Voila renders the notebook itself only when the page is requested)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with code {process.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+            return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"nothing listened on port {port} within {timeout} s")
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def start_server(command: list[str], log_path: Path, env: dict) -> subprocess.Popen:
+    log = open(log_path, "w")
+    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="module")
+def voila_dashboard(artifacts):
+    """The dashboard served by ``magwidgets dashboard``'s own command line, on a free port."""
+    from magwidgets.cli import dashboard_command, dashboard_environment
+
+    port = _free_port()
+    process = start_server(dashboard_command(port=port, open_browser=False), artifacts / "voila.log",
+                           dashboard_environment())
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_for_port(port, process, timeout=120)
+        yield url
+    finally:
+        stop_server(process)
+
+
+@pytest.fixture(scope="module")
+def jupyter_lab(artifacts, tmp_path_factory):
+    port = _free_port()
+    root = Path(__file__).parents[2]
+    command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ServerApp.token=",
+               "--ServerApp.password=", "--ServerApp.disable_check_xsrf=True", f"--ServerApp.root_dir={root}",
+               "--LabApp.news_url=", "--ServerApp.ip=127.0.0.1"]
+    env = dict(os.environ, XLA_PYTHON_CLIENT_PREALLOCATE="false",
+               JUPYTER_CONFIG_DIR=str(tmp_path_factory.mktemp("jupyter-config")))
+    process = start_server(command, artifacts / "jupyterlab.log", env)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_for_port(port, process, timeout=120)
+        yield url
+    finally:
+        stop_server(process)
