@@ -215,7 +215,8 @@ class DesignStudio(widgets.VBox):
         task = self.task
         values = task.truth_conductance(self._truth["potential"], self._truth.get("theta"))
         self._target_map = values if task.is_map else None
-        self.target_sketcher.set_target(self._display_cut(values))
+        # derived from the sample, so not an undo step of its own (the sketcher's undo covers it)
+        self.target_sketcher.set_target(self._display_cut(values), record=False)
 
     def _display_cut(self, values: np.ndarray) -> np.ndarray:
         """G(flux) as drawn: the curve itself, or for a map the cut at the energy nearest E = 0."""
