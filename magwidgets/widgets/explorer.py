@@ -103,10 +103,9 @@ class FingerprintExplorer(widgets.VBox):
             animation_duration=0)
         self.map_figure.add_class("mw-conductance-map")
         shape = (wire.length, wire.width)
-        self.potential_maps = [SiteMap(f"sample {name}: potential V", shape, "RdBu", symmetric=True)
+        self.potential_maps = [SiteMap(f"sample {name}: potential V", shape, symmetric=True, label="V (t)")
                                for name in "AB"]
-        self.wavefunction_map = SiteMap("sample A: wavefunction intensity", shape, "viridis",
-                                        "mw-explorer-wavefunction")
+        self.wavefunction_map = SiteMap("sample A: |ψ|²", shape, "mw-explorer-wavefunction", label="|ψ|²")
 
         controls = widgets.HBox([widgets.VBox([self.preset, self.disorder, widgets.HBox([self.seed_a, self.seed_b])]),
                                  widgets.VBox([self.energy, self.flux_range, self.point])])
@@ -190,8 +189,7 @@ class FingerprintExplorer(widgets.VBox):
         flux = float(self.flux[self.point.value])
         energy = float(self.energy.value)
         intensity = wavefunction_intensity(self.wire, self._onsite(self._samples[0]), flux, energy)
-        self.wavefunction_map.show(np.asarray(intensity),
-                                   f"sample A: wavefunction intensity at Φ/Φ0 = {flux:.4f}, E = {energy:g}")
+        self.wavefunction_map.show(np.asarray(intensity), f"sample A: |ψ|² at Φ/Φ0 = {flux:.4f}, E = {energy:g}")
         top = float(np.max(self._curves)) if self._curves.size else 1.0
         with self.marker.hold_sync():
             self.marker.x, self.marker.y = np.array([flux, flux]), np.array([0.0, top])

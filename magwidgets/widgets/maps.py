@@ -14,22 +14,25 @@ import numpy as np
 FIGURE_LAYOUT = dict(width="400px", height="360px")
 CURVE_LAYOUT = dict(width="420px", height="300px")
 MARGIN = dict(top=40, bottom=45, left=50, right=20)
+DIVERGING_COLOURS = ["#2166ac", "#ffffff", "#b2182b"]  # ColorBrewer RdBu ends: blue < 0 < red
 
 
 class SiteMap:
     """A (L, W) site array drawn as a heat map; :meth:`show` replaces the data in one synchronised update."""
 
-    def __init__(self, title: str, shape: tuple[int, int], scheme: str = "viridis", css_class: Optional[str] = None,
-                 symmetric: bool = False) -> None:
+    def __init__(self, title: str, shape: tuple[int, int], css_class: Optional[str] = None,
+                 symmetric: bool = False, label: str = "") -> None:
         self.symmetric = symmetric
         self.x_scale, self.y_scale = bqplot.LinearScale(), bqplot.LinearScale()
-        self.color_scale = bqplot.ColorScale(scheme=scheme)
+        # symmetric maps (potentials, m_z) share the sketcher's colours: red barriers, blue wells, white zero
+        colours = dict(colors=DIVERGING_COLOURS, mid=0.0, min=-1.0) if symmetric else dict(scheme="viridis", min=0.0)
+        self.color_scale = bqplot.ColorScale(max=1.0, **colours)
         self.heatmap = bqplot.HeatMap(x=np.arange(shape[0], dtype=float), y=np.arange(shape[1], dtype=float),
                                       color=np.zeros(shape[::-1]),
                                       scales=dict(x=self.x_scale, y=self.y_scale, color=self.color_scale))
         axes = [bqplot.Axis(scale=self.x_scale, label="x (along the wire)"),
                 bqplot.Axis(scale=self.y_scale, side="left", label="y"),
-                bqplot.ColorAxis(scale=self.color_scale, side="right")]
+                bqplot.ColorAxis(scale=self.color_scale, side="right", label=label)]
         self.figure = bqplot.Figure(marks=[self.heatmap], axes=axes, title=title, layout=dict(FIGURE_LAYOUT),
                                     fig_margin=dict(MARGIN, right=90), padding_x=0, padding_y=0,
                                     animation_duration=0)

@@ -18,6 +18,7 @@ from ..core import Wire
 from ..core.potentials import aharonov_bohm_ring, anderson_disorder, background, gaussian_antidot
 from ..io import potential_to_csv, potential_to_npy, read_potential, validate_potential
 from ._common import download_link, message_line, read_upload, show_message
+from .maps import DIVERGING_COLOURS
 
 HISTORY_LENGTH = 100
 """How many steps :meth:`PotentialSketcher.undo` can go back."""
@@ -26,7 +27,6 @@ TOOLS = (("Raise", "raise"), ("Lower", "lower"), ("Antidot", "antidot"), ("Erase
 PRESETS = (("Clean wire", "clean"), ("One antidot", "antidot"), ("Anderson disorder", "disorder"),
            ("Aharonov-Bohm ring", "ring"))
 
-_DIVERGING_COLOURS = ["#2166ac", "#ffffff", "#b2182b"]  # ColorBrewer RdBu ends: blue < 0 < red
 
 
 class PotentialSketcher(widgets.VBox):
@@ -346,7 +346,7 @@ class PotentialSketcher(widgets.VBox):
     def _build_figure(self, potential: np.ndarray) -> None:
         x_scale = bqplot.LinearScale(allow_padding=False)
         y_scale = bqplot.LinearScale(allow_padding=False)
-        self._colour_scale = bqplot.ColorScale(colors=_DIVERGING_COLOURS, mid=0.0, min=-1.0, max=1.0)
+        self._colour_scale = bqplot.ColorScale(colors=DIVERGING_COLOURS, mid=0.0, min=-1.0, max=1.0)
         length, width = potential.shape
         # Cell edges at half-integers: site x is drawn from x - 1/2 to x + 1/2, so ticks fall on sites.
         self.heatmap = bqplot.GridHeatMap(

@@ -109,10 +109,10 @@ class DesignStudio(widgets.VBox):
         self.potential_sketcher.observe(self._on_sketch_change, names="potential")
         self._target_sketchers: dict[int, TargetSketcher] = {}
         self.target_sketcher: Optional[TargetSketcher] = None
-        self.truth_map = SiteMap("true magnetisation m_z = cos θ", (12, 12), "RdBu", symmetric=True)
-        self.design_map = SiteMap("design: potential V", (30, 30), "RdBu", "mw-design-figure", symmetric=True)
-        self.wavefunction_map = SiteMap("wavefunction intensity", (30, 30), "viridis", "mw-wavefunction-figure")
-        self.family_map = SiteMap("where the starts differ: spread of V", (30, 30), "viridis", "mw-family-figure")
+        self.truth_map = SiteMap("true magnetisation m_z = cos θ", (12, 12), symmetric=True, label="m_z")
+        self.design_map = SiteMap("design: potential V", (30, 30), "mw-design-figure", symmetric=True, label="V (t)")
+        self.wavefunction_map = SiteMap("wavefunction intensity", (30, 30), "mw-wavefunction-figure", label="|ψ|²")
+        self.family_map = SiteMap("where the starts differ: spread of V", (30, 30), "mw-family-figure")
         self.family_losses = bqplot.Scatter(x=np.zeros(0), y=np.zeros(0), default_size=40)
         self.design_line = bqplot.Lines(x=np.zeros(0), y=np.zeros(0), colors=["#d62728"], labels=["design now"],
                                         display_legend=True)
@@ -361,8 +361,7 @@ class DesignStudio(widgets.VBox):
         energy = float(np.asarray(task.energy).flat[int(np.argmin(np.abs(np.atleast_1d(task.energy))))]) \
             if task.is_map else float(task.energy)
         intensity = wavefunction_intensity(task.wire, snapshot.onsite, float(task.flux[index]), energy, snapshot.theta)
-        self.wavefunction_map.show(np.asarray(intensity), f"wavefunction intensity at Φ/Φ0 = {task.flux[index]:.4f}, "
-                                                          f"E = {energy:g}")
+        self.wavefunction_map.show(np.asarray(intensity), f"|ψ|² at Φ/Φ0 = {task.flux[index]:.4f}, E = {energy:g}")
 
     def _on_wavefunction_flux(self, change) -> None:
         if self.runner is not None and self.runner.latest is not None and self.runner.state != "running":

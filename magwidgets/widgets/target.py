@@ -86,7 +86,7 @@ class TargetSketcher(widgets.VBox):
                                         scales=dict(x=self.x_scale, y=self.y_scale), colors=["#1f77b4"],
                                         stroke_width=3)
         axes = [bqplot.Axis(scale=self.x_scale, label=FLUX_LABEL),
-                bqplot.Axis(scale=self.y_scale, orientation="vertical", label=CONDUCTANCE_LABEL)]
+                bqplot.Axis(scale=self.y_scale, side="left", label=CONDUCTANCE_LABEL)]
         self.hand_draw = HandDraw(lines=self.target_line, line_index=0, min_x=float(flux[0]), max_x=float(flux[-1]))
         self.figure = bqplot.Figure(marks=[self.target_line], axes=axes, interaction=self.hand_draw,
                                     title="target G(B): draw with the mouse", animation_duration=0,

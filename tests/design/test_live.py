@@ -1,0 +1,108 @@
+"""LiveRun: the driver in a worker thread. Pausing must not change the trajectory; errors keep the last good state."""
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from magwidgets.design import Loss, Optimizer, SitePotential, TransportObjective
+from magwidgets.design.driver import Design
+from magwidgets.design.live import LiveRun
+
+
+@pytest.fixture
+def build(small_map_problem):
+    wire, truth, flux, energy, target = small_map_problem
+    objective, data = TransportObjective.create(wire, target, flux, energy, SitePotential(wire, fixed={(0, 0): -1.0}),
+                                                Loss("mse"))
+
+    def make() -> Design:
+        return Design(objective, data, Optimizer("adam", 2e-2, schedule="constant"), seed=3, snapshot_every=2)
+
+    return make
+
+
+def _wait_for(condition, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_pause_and_continue_repeat_the_uninterrupted_trajectory(build):
+    reference = build().run(40).history["loss"]
+    shown, states = [], []
+    run = LiveRun(build, lambda snapshot, design: shown.append(snapshot.step),
+                  lambda state, message: states.append(state), min_interval=0.0)
+    run.run(40)
+    _wait_for(lambda: run.latest is not None and run.latest.step >= 4)
+    run.pause()
+    time.sleep(0.3)  # the chunk in flight finishes, then the worker holds
+    held = run.latest.step
+    time.sleep(0.5)
+    assert run.latest.step == held and run.state == "paused" and held < 40
+    run.run(40)
+    run.join(60)
+    assert run.state == "finished" and run.design.step == 40
+    np.testing.assert_allclose(run.design.history()["loss"], reference, rtol=0, atol=1e-12)
+    assert shown[-1] == 40 and shown == sorted(shown)
+    assert states[:3] == ["compiling", "running", "paused"] and states[-1] == "finished"
+
+
+def test_display_is_throttled_but_always_shows_the_last_state(build):
+    shown = []
+    run = LiveRun(build, lambda snapshot, design: shown.append(snapshot.step), min_interval=3600.0)
+    run.run(20)
+    run.join(60)
+    assert shown == [0, 20]  # the first frame, then nothing until the end: the final state is never skipped
+
+
+def test_an_error_in_the_worker_keeps_the_last_good_state_and_run_continues(build):
+    failing = threading.Event()
+    failing.set()
+
+    def show(snapshot, design):
+        if failing.is_set() and snapshot.step >= 6:
+            raise RuntimeError("display exploded")
+
+    states = []
+    run = LiveRun(build, show, lambda state, message: states.append((state, message)), min_interval=0.0)
+    run.run(30)
+    run.join(60)
+    assert run.state == "failed" and "display exploded" in states[-1][1]
+    step = run.design.step
+    assert 6 <= step < 30
+    assert np.all(np.isfinite(np.asarray(run.design.state.params)))
+    failing.clear()
+    run.run(30 - step)
+    run.join(60)
+    assert run.state == "finished" and run.design.step == 30
+
+
+def test_a_failing_build_reports_and_a_later_run_retries(build):
+    attempts = []
+
+    def flaky():
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise ValueError("target.values: NaN at unmasked points")
+        return build()
+
+    run = LiveRun(flaky, lambda snapshot, design: None)
+    run.run(4)
+    run.join(60)
+    assert run.state == "failed" and "NaN" in run.message and run.design is None
+    run.run(4)
+    run.join(60)
+    assert run.state == "finished" and run.design.step == 4
+
+
+def test_cancel_silences_callbacks(build):
+    shown = []
+    run = LiveRun(build, lambda snapshot, design: shown.append(snapshot.step), min_interval=0.0)
+    run.run(10_000)
+    _wait_for(lambda: len(shown) >= 2)
+    run.cancel()
+    count = len(shown)
+    time.sleep(0.3)
+    assert not run.busy and len(shown) == count and run.design.step < 10_000

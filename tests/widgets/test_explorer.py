@@ -1,0 +1,67 @@
+"""The fingerprint explorer: one sample, one fingerprint; another sample, another; clean wires are quantised."""
+import numpy as np
+import pytest
+
+import magwidgets as mw
+from magwidgets.widgets import FingerprintExplorer, PotentialSketcher
+
+WIRE = mw.Wire(14, 10)
+
+
+@pytest.fixture(scope="module")
+def explorer():
+    panel = FingerprintExplorer(WIRE, n_flux=21, n_energy=5)
+    assert panel.wait(300)
+    return panel
+
+
+def _refreshed(panel):
+    assert panel.wait(300)
+    return np.array(panel.curves.y)
+
+
+def test_each_sample_has_its_own_reproducible_fingerprint(explorer):
+    curves = _refreshed(explorer)
+    assert curves.shape == (2, 21)
+    assert np.sqrt(np.mean((curves[0] - curves[1]) ** 2)) > 0.05  # seeds 1 and 2: different patterns
+    assert "max |ΔG| = 0.0e+00" in explorer.comparison.value
+    explorer.seed_b.value = explorer.seed_a.value  # the same sample twice
+    same = _refreshed(explorer)
+    np.testing.assert_array_equal(same[0], same[1])
+    explorer.seed_b.value = 2
+
+
+def test_curves_and_map_are_the_core_sweeps(explorer):
+    curves = _refreshed(explorer)
+    onsite = 4.0 + explorer.sample(explorer.seed_a.value)
+    np.testing.assert_allclose(curves[0], mw.conductance(WIRE, onsite, explorer.flux, explorer.energy.value),
+                               atol=1e-12)
+    grid = mw.conductance(WIRE, onsite, explorer.flux, explorer.energies)
+    np.testing.assert_allclose(explorer.conductance_map.color, np.asarray(grid).T, atol=1e-12)
+
+
+def test_clean_wire_is_quantised_at_zero_field(explorer):
+    explorer.preset.value = "clean"
+    curves = _refreshed(explorer)
+    # at flux 0 a clean wire transmits every open channel perfectly: an integer, the number of subbands below E
+    subbands = 2 - 2 * np.cos(np.pi * np.arange(1, WIRE.width + 1) / (WIRE.width + 1))
+    assert curves[0, 0] == pytest.approx(np.sum(subbands < explorer.energy.value), abs=1e-8)
+    explorer.preset.value = "disorder"
+    _refreshed(explorer)
+
+
+def test_a_click_on_the_curves_picks_the_wavefunction_flux(explorer):
+    flux = explorer.flux
+    explorer.selector.selected = np.array([flux[15]])
+    assert explorer.point.value == 15
+    assert explorer.wait(120)
+    onsite = 4.0 + explorer.sample(explorer.seed_a.value)
+    expected = mw.wavefunction_intensity(WIRE, onsite, float(flux[15]), explorer.energy.value)
+    np.testing.assert_allclose(explorer.wavefunction_map.heatmap.color, np.asarray(expected).T, rtol=1e-10)
+
+
+def test_a_sketch_of_the_wrong_size_gives_a_message():
+    panel = FingerprintExplorer(WIRE, sketcher=PotentialSketcher(mw.Wire(6, 6)), n_flux=5, n_energy=2, start=False)
+    panel.preset.value = "sketch"
+    assert panel.wait(120)
+    assert "6 x 6" in panel.message.value and "14 x 10" in panel.message.value

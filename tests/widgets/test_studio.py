@@ -1,0 +1,135 @@
+"""The design studio at trait level: inputs reach the run, frames reach the plots, errors leave it usable."""
+import time
+
+import numpy as np
+import pytest
+
+from magwidgets.design.tasks import TASKS
+from magwidgets.widgets import DesignStudio
+
+
+def _finish(studio, timeout=120.0):
+    studio.runner.join(timeout)
+    assert not studio.runner.busy, "the run did not finish"
+
+
+@pytest.fixture
+def studio():
+    """The seed 004 potential task: 12 x 12, so compiled steps are quick."""
+    panel = DesignStudio("reconstruct_potential", prepare=False)
+    yield panel
+    if panel.runner is not None:
+        panel.runner.cancel()
+
+
+def test_task_sets_published_settings_and_a_truth_target(studio):
+    task = TASKS["reconstruct_potential"]
+    assert studio.optimizer_picker.value == "levenberg_marquardt" and studio.steps_box.value == task.steps
+    truth = np.array(studio.potential_sketcher.potential)
+    expected = task.truth_conductance(truth)
+    np.testing.assert_allclose(studio._target()[0], expected, atol=1e-12)
+    # the drawn curve is the map's E = 0 cut
+    np.testing.assert_allclose(studio.target_sketcher.target, expected[:, 10], atol=1e-12)
+
+
+def test_painting_the_sample_changes_the_target(studio):
+    before = np.array(studio.target_sketcher.target)
+    studio.potential_sketcher.tool.value = "antidot"
+    studio.potential_sketcher.paint(6, 6)
+    after = np.array(studio.target_sketcher.target)
+    assert np.max(np.abs(after - before)) > 1e-3
+    expected = TASKS["reconstruct_potential"].truth_conductance(np.array(studio.potential_sketcher.potential))
+    np.testing.assert_allclose(studio._target()[0], expected, atol=1e-12)
+
+
+def test_run_updates_every_plot_and_lowers_the_loss(studio):
+    studio.steps_box.value = 6
+    studio.run_button.click()
+    _finish(studio)
+    assert studio.status.value == "finished"
+    assert int(studio.step_readout.value) == 6 and studio.progress.value == 6
+    history = studio.runner.design.history()["loss"]
+    assert history[-1] < 0.5 * history[0]
+    np.testing.assert_allclose(studio.loss_lines.y, history)
+    design_cut = np.asarray(studio.runner.latest.conductance)[:, 10]
+    np.testing.assert_allclose(studio._design_curve.y, design_cut)
+    assert np.ptp(studio.design_map.heatmap.color) > 0.1 and np.max(studio.wavefunction_map.heatmap.color) > 0
+    assert studio.downloads.value.count("mw-download") == 3
+    # Run again continues the same design for another `steps`
+    studio.run_button.click()
+    _finish(studio)
+    assert studio.runner.design.step == 12
+
+
+def test_drawn_target_is_what_the_design_fits():
+    studio = DesignStudio("design_curve", prepare=False)
+    try:
+        sketcher = studio.target_sketcher
+        drawn = np.array(sketcher.target) + 0.5
+        sketcher.target_line.y = drawn  # what a HandDraw stroke delivers
+        studio.steps_box.value = 2
+        studio.run_button.click()
+        _finish(studio)
+        np.testing.assert_allclose(np.asarray(studio.runner.design.data["target"]), drawn)
+    finally:
+        studio.runner.cancel()
+
+
+def test_pause_holds_and_stop_keeps_the_result(studio):
+    studio.steps_box.value = 100_000
+    studio.run_button.click()
+    deadline = time.monotonic() + 120
+    while studio.runner.latest is None or studio.runner.latest.step < 4:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    studio.pause_button.click()
+    time.sleep(1.0)
+    held = studio.step_readout.value
+    time.sleep(1.0)
+    assert studio.step_readout.value == held and studio.status.value == "paused"
+    assert studio.run_button.disabled is False and studio.task_picker.disabled is True
+    studio.stop_button.click()
+    _finish(studio)
+    assert studio.status.value == "stopped" and studio.result().steps == int(held)
+
+
+def test_an_error_in_the_worker_shows_and_leaves_controls_usable(studio, monkeypatch):
+    def broken(snapshot):
+        raise RuntimeError("renderer lost")
+
+    studio.steps_box.value = 4
+    monkeypatch.setattr(studio, "_show_wavefunction", broken)
+    studio.run_button.click()
+    _finish(studio)
+    assert "renderer lost" in studio.message.value and studio.status.value.startswith("failed")
+    assert not studio.run_button.disabled and not studio.reset_button.disabled
+    monkeypatch.undo()
+    studio.run_button.click()
+    _finish(studio)
+    assert studio.status.value == "finished" and studio.runner.design.step == 4
+
+
+def test_bad_settings_give_a_message_not_a_crash(studio):
+    studio.smoothness_box.value = 0.1  # Levenberg-Marquardt needs a pure least-squares cost
+    studio.steps_box.value = 2
+    studio.run_button.click()
+    _finish(studio)
+    assert "least-squares" in studio.message.value and not studio.run_button.disabled
+
+
+def test_several_starts_show_the_family(studio):
+    studio.starts_box.value = 3
+    studio.steps_box.value = 2
+    studio.run_button.click()
+    _finish(studio)
+    assert studio.family_area.layout.display == "flex"
+    assert studio.family_losses.y.shape == (3,)
+    assert studio.family_map.heatmap.color.shape == (12, 12) and np.max(studio.family_map.heatmap.color) > 0
+
+
+def test_magnetisation_task_shows_the_true_m_z():
+    studio = DesignStudio("reconstruct_magnetisation", prepare=False)
+    theta = studio._truth["theta"]
+    np.testing.assert_allclose(studio.truth_map.heatmap.color, np.cos(theta).T)
+    assert studio.sample_area.children == (studio.truth_map.figure,)
+    assert "m_z" in studio.design_map.figure.title
