@@ -285,6 +285,7 @@ class PotentialSketcher(widgets.VBox):
         else:
             raise ValueError(f"unknown preset {name!r}; expected one of {[value for _, value in PRESETS]}")
         self.set_potential(new)
+        self.preset.value = name  # the chooser names what is on the map
 
     def _apply_chosen_preset(self) -> None:
         try:

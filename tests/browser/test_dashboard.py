@@ -4,6 +4,8 @@ import time
 
 import pytest
 
+pytestmark = pytest.mark.browser
+
 PAGE_TIMEOUT_MS = 240_000
 
 

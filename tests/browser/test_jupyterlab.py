@@ -1,0 +1,25 @@
+"""A notebook that displays a panel runs in JupyterLab and the widget renders (no "Error displaying widget")."""
+import pytest
+
+pytestmark = pytest.mark.browser
+
+NOTEBOOK = "notebooks/01_sketch_a_potential.ipynb"
+
+
+def test_panel_renders_in_jupyterlab(browser, jupyter_lab, artifacts):
+    context = browser.new_context(viewport=dict(width=1400, height=1100))
+    page = context.new_page()
+    page.set_default_timeout(180_000)
+    try:
+        page.goto(f"{jupyter_lab}lab/tree/{NOTEBOOK}")
+        page.wait_for_selector(".jp-Notebook", state="visible")
+        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", state="attached")
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        page.wait_for_selector(".mw-potential-figure svg", state="visible")
+        page.wait_for_selector(".jp-OutputArea-output img", state="visible")  # the G(flux) plot of the last cell
+        assert page.locator("text=Error displaying widget").count() == 0
+        assert page.locator(".mw-potential-figure").count() == 1
+    finally:
+        page.screenshot(path=str(artifacts / "jupyterlab-panel.png"), full_page=True)
+        context.close()
