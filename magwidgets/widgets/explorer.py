@@ -32,7 +32,8 @@ class FingerprintExplorer(widgets.VBox):
     wire : Wire
         The wire (default 30 x 30 with square leads, seed 000).
     sketcher : PotentialSketcher, optional
-        Where the "My sketch" preset reads its potential (e.g. the dashboard's sketcher); a new one otherwise.
+        Where the "My sketch" preset reads its potential; by default a new one, shown under the controls while
+        that preset is chosen. Every change of the sketch recomputes the fingerprints.
     n_flux, n_energy : int
         Points of the G(flux) curves and of the map's energy axis.
     start : bool
@@ -48,6 +49,8 @@ class FingerprintExplorer(widgets.VBox):
         self.add_class("mw-fingerprint-explorer")
         self.wire, self.n_flux, self.n_energy = wire, int(n_flux), int(n_energy)
         self.sketcher = sketcher if sketcher is not None else PotentialSketcher(wire)
+        self.sketcher.observe(lambda change: self.preset.value == "sketch" and self.refresh(), names="potential")
+        self.sketch_area = widgets.VBox([self.sketcher] if sketcher is None else [], layout=dict(display="none"))
         self.message = message_line()
         self._compute = LatestOnly(lambda error: show_message(self.message, f"{type(error).__name__}: {error}"))
 
@@ -109,7 +112,7 @@ class FingerprintExplorer(widgets.VBox):
 
         controls = widgets.HBox([widgets.VBox([self.preset, self.disorder, widgets.HBox([self.seed_a, self.seed_b])]),
                                  widgets.VBox([self.energy, self.flux_range, self.point])])
-        self.children = [controls, self.message, self.comparison,
+        self.children = [controls, self.sketch_area, self.message, self.comparison,
                          widgets.HBox([self.curve_figure, self.map_figure]),
                          widgets.HBox([self.potential_maps[0].figure, self.potential_maps[1].figure,
                                        self.wavefunction_map.figure])]
@@ -150,6 +153,7 @@ class FingerprintExplorer(widgets.VBox):
     def refresh(self) -> None:
         """Recompute both samples' fingerprints, the map and the wavefunction (in the background)."""
         self.started = True
+        self.sketch_area.layout.display = "flex" if self.preset.value == "sketch" else "none"
         self.disorder.disabled = self.seed_a.disabled = self.seed_b.disabled = self.preset.value != "disorder"
         show_message(self.message, "")
         self._compute.submit(self._update, "sweep")

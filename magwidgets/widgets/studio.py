@@ -64,7 +64,8 @@ class DesignStudio(widgets.VBox):
         self.min_interval = float(min_interval)
         self._frame_lock = threading.Lock()
         self.runner: Optional[LiveRun] = None
-        self._previous_params = None  # the last run's best parameters, where "smooth a design" starts
+        # the last run's parametrisation and best parameters: where "smooth a design" starts
+        self._previous: Optional[tuple[dict, object]] = None
         self._target_map: Optional[np.ndarray] = None
         self._truth: dict = {}
         self._hand_draw: dict[int, Optional[bqplot.interacts.Interaction]] = {}  # per flux-grid length
@@ -252,9 +253,13 @@ class DesignStudio(widgets.VBox):
         task, (target, weights), optimizer = self.task, self._target(), self._optimizer()
         smoothness, seed, n_starts = float(self.smoothness_box.value), int(self.seed_box.value), int(self.starts_box.value)
         initial = None
-        if task.continues and self._previous_params is not None:
+        if task.continues and self._previous is not None and self._previous[0] == task.parametrisation().describe():
             initial = jax.tree_util.tree_map(lambda leaf: np.repeat(leaf[None], n_starts, 0) if n_starts > 1 else leaf,
-                                             self._previous_params)
+                                             self._previous[1])
+            show_message(self.message, "Smoothing the last design of this parametrisation.", "info")
+        elif task.continues:
+            show_message(self.message, "No design to smooth yet (run 'Design any curve' first): starting from a "
+                                       "random potential.", "info")
 
         def build() -> Design:
             return task.design(target, weights=weights, optimizer=optimizer, smoothness=smoothness, seed=seed,
@@ -269,7 +274,8 @@ class DesignStudio(widgets.VBox):
             self.runner = None
 
     def _on_run(self, _button=None) -> None:
-        show_message(self.message, "")
+        if "mw-error" in self.message.value:  # a new attempt clears the old error; notes about the start stay
+            show_message(self.message, "")
         try:
             if self.runner is None:
                 self._new_runner()
@@ -317,7 +323,8 @@ class DesignStudio(widgets.VBox):
             show_message(self.message, f"The run stopped with an error: {message}. The last good parameters are "
                                        "kept; Run continues from them, Reset starts over.")
         elif state in ("stopped", "finished") and self.runner is not None and self.runner.design is not None:
-            self._previous_params = self.runner.latest.params if self.runner.latest is not None else None
+            design = self.runner.design
+            self._previous = (design.objective.parametrisation.describe(), self.runner.latest.params)
             self._show_family(self.runner.design)
             self._offer_downloads(self.runner.design)
 

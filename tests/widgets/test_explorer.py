@@ -65,3 +65,14 @@ def test_a_sketch_of_the_wrong_size_gives_a_message():
     panel.preset.value = "sketch"
     assert panel.wait(120)
     assert "6 x 6" in panel.message.value and "14 x 10" in panel.message.value
+
+
+def test_my_sketch_is_shown_and_every_stroke_recomputes():
+    panel = FingerprintExplorer(WIRE, n_flux=7, n_energy=2, start=False)
+    panel.preset.value = "sketch"
+    before = _refreshed(panel)
+    assert panel.sketch_area.layout.display == "flex"
+    panel.sketcher.tool.value = "antidot"
+    panel.sketcher.paint(7, 5)
+    after = _refreshed(panel)
+    assert np.max(np.abs(after[0] - before[0])) > 1e-3

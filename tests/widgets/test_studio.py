@@ -133,3 +133,22 @@ def test_magnetisation_task_shows_the_true_m_z():
     np.testing.assert_allclose(studio.truth_map.heatmap.color, np.cos(theta).T)
     assert studio.sample_area.children == (studio.truth_map.figure,)
     assert "m_z" in studio.design_map.figure.title
+
+
+def test_smoothing_starts_from_the_last_curve_design():
+    studio = DesignStudio("design_curve", prepare=False)
+    try:
+        studio.steps_box.value = 2
+        studio.run_button.click()
+        _finish(studio)
+        designed = np.array(studio.runner.latest.params)
+        studio.task_picker.value = "smooth_design"
+        assert studio.smoothness_box.value > 0
+        studio.steps_box.value = 1
+        studio.run_button.click()
+        _finish(studio)
+        np.testing.assert_allclose(studio.runner.design.history()["loss"][0],
+                                   studio.runner.design.objective.evaluate(designed, studio.runner.design.data)[0])
+        assert "Smoothing the last design" in studio.message.value
+    finally:
+        studio.runner.cancel()
