@@ -20,7 +20,6 @@ import os
 import platform
 import re
 import warnings
-from io import BytesIO
 from typing import Optional
 
 import jax
@@ -421,7 +420,7 @@ def trace_silhouette(data: bytes, n_points: int, conductance_range: tuple[float,
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # refused below, with our own limit
-            image = Image.open(BytesIO(bytes(data)))
+            image = Image.open(io.BytesIO(bytes(data)))
     except Image.DecompressionBombError:
         raise ValueError(f"the image has too many pixels; the limit is {MAX_IMAGE_PIXELS / 1e6:.0f} megapixels") from None
     except Exception:  # Pillow's format plugins fail on malformed bytes with many exception types

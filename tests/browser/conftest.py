@@ -3,6 +3,7 @@
 They skip when Chromium or the playwright package is missing; CI installs both. Screenshots go to
 ``tests/browser/artifacts/`` (or ``$MW_ARTIFACTS``) for a person to look at.
 """
+import contextlib
 import os
 import shutil
 import socket
@@ -61,17 +62,20 @@ def browser():
         browser.close()
 
 
-def start_server(command: list[str], log_path: Path, env: dict) -> subprocess.Popen:
-    log = open(log_path, "w")
-    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-
-
-def stop_server(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(20)
-    except subprocess.TimeoutExpired:
-        process.kill()
+@contextlib.contextmanager
+def serving(command: list[str], port: int, log_path: Path, env: dict):
+    """Run a server in its own session, yield its URL once it listens, and stop it afterwards."""
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        try:
+            wait_for_port(port, process, timeout=120)
+            yield f"http://127.0.0.1:{port}/"
+        finally:
+            process.terminate()
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
 
 
 @pytest.fixture(scope="module")
@@ -80,14 +84,9 @@ def voila_dashboard(artifacts):
     from magwidgets.cli import dashboard_command, dashboard_environment
 
     port = _free_port()
-    process = start_server(dashboard_command(port=port, open_browser=False), artifacts / "voila.log",
-                           dashboard_environment())
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        wait_for_port(port, process, timeout=120)
+    with serving(dashboard_command(port=port, open_browser=False), port, artifacts / "voila.log",
+                 dashboard_environment()) as url:
         yield url
-    finally:
-        stop_server(process)
 
 
 @pytest.fixture(scope="module")
@@ -99,10 +98,5 @@ def jupyter_lab(artifacts, tmp_path_factory):
                "--LabApp.news_url=", "--ServerApp.ip=127.0.0.1", "--allow-root"]
     env = dict(os.environ, XLA_PYTHON_CLIENT_PREALLOCATE="false",
                JUPYTER_CONFIG_DIR=str(tmp_path_factory.mktemp("jupyter-config")))
-    process = start_server(command, artifacts / "jupyterlab.log", env)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        wait_for_port(port, process, timeout=120)
+    with serving(command, port, artifacts / "jupyterlab.log", env) as url:
         yield url
-    finally:
-        stop_server(process)
