@@ -262,8 +262,13 @@ class DesignStudio(widgets.VBox):
                                        "random potential.", "info")
 
         def build() -> Design:
-            return task.design(target, weights=weights, optimizer=optimizer, smoothness=smoothness, seed=seed,
-                               n_starts=n_starts, initial_params=initial)
+            design = task.design(target, weights=weights, optimizer=optimizer, smoothness=smoothness, seed=seed,
+                                 n_starts=n_starts, initial_params=initial)
+            start = design.snapshot()
+            with self._frame_lock:  # the starting point on the maps; also compiles the wavefunction solve
+                self.design_map.show(self._design_field(start))
+                self._show_wavefunction(start)
+            return design
 
         self.runner = LiveRun(build, self._render, self._on_state, min_interval=self.min_interval)
         return self.runner
