@@ -11,7 +11,7 @@ from typing import Optional
 import bqplot
 import numpy as np
 
-FIGURE_LAYOUT = dict(width="400px", height="360px")
+FIGURE_LAYOUT = dict(width="370px", height="340px")
 CURVE_LAYOUT = dict(width="420px", height="300px")
 MARGIN = dict(top=40, bottom=45, left=50, right=20)
 DIVERGING_COLOURS = ["#2166ac", "#ffffff", "#b2182b"]  # ColorBrewer RdBu ends: blue < 0 < red
