@@ -55,9 +55,9 @@ def test_dashboard_renders_figures_without_errors(page, artifacts):
 
 
 def test_stroke_on_target_figure_changes_target(page):
-    undo = page.locator(".mw-target-undo")
+    undo = page.locator(".mw-design-studio .mw-target-undo")
     assert undo.is_disabled()
-    box = page.locator(".mw-target-figure").first.bounding_box()
+    box = page.locator(".mw-design-studio .mw-target-figure").first.bounding_box()
     # a stroke through the plot area, away from the margins, dragged slowly so HandDraw samples it
     y = box["y"] + 0.35 * box["height"]
     page.mouse.move(box["x"] + 0.3 * box["width"], y)
@@ -70,10 +70,10 @@ def test_stroke_on_target_figure_changes_target(page):
 
 
 def test_clicks_on_potential_figure_change_potential(page):
-    undo = page.locator(".mw-potential-sketcher .mw-undo")
+    undo = page.locator(".mw-design-studio .mw-potential-sketcher .mw-undo")
     assert undo.is_disabled()
-    cells = page.locator(".mw-potential-figure .heatmapcell, .mw-potential-figure rect.heatmapcell")
-    box = page.locator(".mw-potential-figure").first.bounding_box()
+    cells = page.locator(".mw-design-studio .mw-potential-figure rect")
+    box = page.locator(".mw-design-studio .mw-potential-figure").first.bounding_box()
     page.mouse.click(box["x"] + 0.3 * box["width"], box["y"] + 0.5 * box["height"])
     _wait_until(lambda: undo.is_enabled(), 20,
                 f"a click on the potential map did not change the potential ({cells.count()} cells drawn)")
