@@ -152,3 +152,18 @@ def test_smoothing_starts_from_the_last_curve_design():
         assert "Smoothing the last design" in studio.message.value
     finally:
         studio.runner.cancel()
+
+
+def test_reset_discards_the_run_and_keeps_the_inputs(studio):
+    truth = np.array(studio.potential_sketcher.potential)
+    studio.steps_box.value = 3
+    studio.run_button.click()
+    _finish(studio)
+    finished = studio.runner
+    studio.reset_button.click()
+    studio.runner.join(120)
+    assert studio.runner is not finished and studio.runner.state == "ready" and studio.runner.design.step == 0
+    assert studio.step_readout.value == "0" and len(studio.loss_lines.y) == 0 and studio.downloads.value == ""
+    np.testing.assert_array_equal(studio.potential_sketcher.potential, truth)
+    start = studio.runner.design.snapshot()
+    np.testing.assert_allclose(studio.design_map.heatmap.color, (np.asarray(start.onsite)).T)
