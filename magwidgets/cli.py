@@ -104,7 +104,7 @@ def run_design(config_path: str, resume: bool = False, output: str | None = None
 DASHBOARD_NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "dashboard.ipynb"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -122,7 +122,7 @@ def dashboard_command(port: int | None = None, pool: int = 0, ip: str = "127.0.0
                                 "(pip install -e .)")
     if pool < 0:
         raise ValueError(f"--pool must be >= 0, got {pool}")
-    command = [sys.executable, "-m", "voila", str(DASHBOARD_NOTEBOOK), f"--port={port or _free_port()}",
+    command = [sys.executable, "-m", "voila", str(DASHBOARD_NOTEBOOK), f"--port={port or free_port()}",
                f"--Voila.ip={ip}", "--Voila.port_retries=0", "--show_tracebacks=True",
                f"--MappingKernelManager.cull_idle_timeout={int(idle_minutes * 60)}",
                "--MappingKernelManager.cull_interval=60"]

@@ -76,17 +76,16 @@ class Task:
                                                    amplitude=10.0, radius=2.0))
         if self.solves_magnetisation:
             return dict(potential=np.zeros(shape), theta=rng.uniform(0, 2 * np.pi, shape))
-        potential = rng.uniform(-1.0, 1.0, shape)
-        for (x, y), value in NOTCH.items():
-            potential[x, y] = value
-        return dict(potential=potential)
+        return dict(potential=self._with_notch(rng.uniform(-1.0, 1.0, shape)))
+
+    def _with_notch(self, potential: np.ndarray) -> np.ndarray:
+        """V with the known notch pinned, through the parametrisation itself (its offset is 0)."""
+        return np.asarray(self.parametrisation().fields(np.asarray(potential, float))[0])
 
     def truth_conductance(self, potential: np.ndarray, theta: Optional[np.ndarray] = None) -> np.ndarray:
         """G of a sample with potential V (on top of the background) on this task's grid."""
-        if self.name == "reconstruct_potential":
-            potential = np.array(potential, float)
-            for (x, y), value in NOTCH.items():   # the notch is known, so the sketched truth must carry it too
-                potential[x, y] = value
+        if self.name == "reconstruct_potential":  # the notch is known, so the sketched truth carries it too
+            potential = self._with_notch(potential)
         onsite = background(self.wire) + np.asarray(potential, float)
         return np.asarray(conductance(self.wire, onsite, self.flux, self.energy, theta))
 

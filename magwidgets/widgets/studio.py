@@ -33,7 +33,6 @@ from .target import TargetSketcher
 
 OPTIMIZER_NAMES = ("rmsprop", "adabelief", "adam", "descent", "levenberg_marquardt")
 MAX_PLOTTED_STEPS = 1000
-FLUX_LABEL = "Φ / Φ0 = B a² / (h/e)"
 
 
 def _control(widget: widgets.Widget, css_class: str) -> widgets.Widget:
@@ -102,7 +101,7 @@ class DesignStudio(widgets.VBox):
             button.on_click(action)
         self._settings = (self.optimizer_picker, self.rate_box, self.smoothness_box, self.starts_box, self.seed_box)
         for control in self._settings:
-            control.observe(self._on_settings_change, names="value")
+            control.observe(self._mark_outdated, names="value")
         self.task_picker.observe(lambda change: self.set_task(change["new"]), names="value")
         self.wavefunction_flux.observe(self._on_wavefunction_flux, names="value")
 
@@ -115,8 +114,6 @@ class DesignStudio(widgets.VBox):
         self.wavefunction_map = SiteMap("wavefunction intensity", (30, 30), "mw-wavefunction-figure", label="|ψ|²")
         self.family_map = SiteMap("where the starts differ: spread of V", (30, 30), "mw-family-figure")
         self.family_losses = bqplot.Scatter(x=np.zeros(0), y=np.zeros(0), default_size=40)
-        self.design_line = bqplot.Lines(x=np.zeros(0), y=np.zeros(0), colors=["#d62728"], labels=["design now"],
-                                        display_legend=True)
         self.target_area = widgets.VBox()
         self.sample_area = widgets.VBox()
         self.loss_area = widgets.VBox()
@@ -188,7 +185,7 @@ class DesignStudio(widgets.VBox):
             sketcher.figure.marks = list(sketcher.figure.marks) + [bqplot.Lines(
                 x=np.zeros(0), y=np.zeros(0), colors=["#d62728"], labels=["design now"], display_legend=True,
                 scales=dict(x=sketcher.x_scale, y=sketcher.y_scale))]
-            sketcher.observe(self._on_target_change, names=["target", "weights"])
+            sketcher.observe(self._mark_outdated, names=["target", "weights"])
             self._target_sketchers[key] = sketcher
             self._hand_draw[key] = sketcher.figure.interaction
         return self._target_sketchers[key]
@@ -219,19 +216,16 @@ class DesignStudio(widgets.VBox):
         # derived from the sample, so not an undo step of its own (the sketcher's undo covers it)
         self.target_sketcher.set_target(self._display_cut(values), record=False)
 
+    @property
+    def _cut_energy_index(self) -> int:
+        """For a map task, the energy nearest E = 0: where the G(flux) curves and the wavefunction are drawn."""
+        return int(np.argmin(np.abs(np.atleast_1d(self.task.energy))))
+
     def _display_cut(self, values: np.ndarray) -> np.ndarray:
         """G(flux) as drawn: the curve itself, or for a map the cut at the energy nearest E = 0."""
-        if values.ndim == 1:
-            return values
-        return values[:, int(np.argmin(np.abs(np.asarray(self.task.energy))))]
+        return values if values.ndim == 1 else values[:, self._cut_energy_index]
 
-    def _on_target_change(self, change) -> None:
-        self._mark_outdated()
-
-    def _on_settings_change(self, change) -> None:
-        self._mark_outdated()
-
-    def _mark_outdated(self) -> None:
+    def _mark_outdated(self, _change=None) -> None:
         """Inputs changed: the next Run builds a new design (a run in progress keeps its own)."""
         if self.runner is not None and self.runner.state not in ("running", "paused", "compiling"):
             self._discard_runner()
@@ -370,8 +364,7 @@ class DesignStudio(widgets.VBox):
 
     def _show_wavefunction(self, snapshot: Snapshot) -> None:
         task, index = self.task, int(self.wavefunction_flux.value)
-        energy = float(np.asarray(task.energy).flat[int(np.argmin(np.abs(np.atleast_1d(task.energy))))]) \
-            if task.is_map else float(task.energy)
+        energy = float(np.atleast_1d(task.energy)[self._cut_energy_index])
         intensity = wavefunction_intensity(task.wire, snapshot.onsite, float(task.flux[index]), energy, snapshot.theta)
         self.wavefunction_map.show(np.asarray(intensity), f"|ψ|² at Φ/Φ0 = {task.flux[index]:.4f}, E = {energy:g}")
 

@@ -14,16 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from magwidgets.cli import dashboard_command, dashboard_environment, free_port
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("MW_ARTIFACTS", Path(__file__).parent / "artifacts"))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_for_port(port: int, process: subprocess.Popen, timeout: float) -> None:
@@ -81,9 +77,7 @@ def serving(command: list[str], port: int, log_path: Path, env: dict):
 @pytest.fixture(scope="module")
 def voila_dashboard(artifacts):
     """The dashboard served by ``magwidgets dashboard``'s own command line, on a free port."""
-    from magwidgets.cli import dashboard_command, dashboard_environment
-
-    port = _free_port()
+    port = free_port()
     with serving(dashboard_command(port=port, open_browser=False), port, artifacts / "voila.log",
                  dashboard_environment()) as url:
         yield url
@@ -91,7 +85,7 @@ def voila_dashboard(artifacts):
 
 @pytest.fixture(scope="module")
 def jupyter_lab(artifacts, tmp_path_factory):
-    port = _free_port()
+    port = free_port()
     root = Path(__file__).parents[2]
     command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ServerApp.token=",
                "--ServerApp.password=", "--ServerApp.disable_check_xsrf=True", f"--ServerApp.root_dir={root}",
