@@ -1,4 +1,10 @@
-"""Notebooks run top to bottom (no outputs committed)."""
+"""Every notebook runs top to bottom in FAST mode, and the numbers that show its claim come out right.
+
+Each notebook ends by building a dict ``key_numbers`` (and asserting its own claim in front of the reader); this
+test reads that dict back from the kernel and checks it against the bounds below, so a notebook that silently
+stops reproducing its figure fails here.
+"""
+import json
 from pathlib import Path
 
 import pytest
@@ -6,10 +12,77 @@ import pytest
 NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
 
 
+# name -> {key number: check}. Bounds are the FAST-mode ones (smaller wires, fewer steps).
+EXPECTED = {
+    "00_quickstart": {
+        "onsager_asymmetry": lambda value: value < 1e-8,           # G(B) = G(-B) for two terminals
+        "max_conductance": lambda value: 0 < value <= 14,          # at most the 14 open channels at E = 1.2
+    },
+    "01_quantum_fingerprints": {
+        "same_seed_difference": lambda value: value == 0,
+        "different_seed_rms": lambda value: value > 0.1,
+        "ucf_amplitude_min": lambda value: 0.1 < value,
+        "ucf_amplitude_max": lambda value: value < 0.8,
+        "mean_conductance_ratio": lambda value: value > 1.5,      # G changes a lot with size ...
+        "ucf_amplitude_ratio": lambda value: value < 1.5,         # ... its fluctuations do not
+        "correlation_area_min": lambda value: value > 0.3,        # flux_c L W: about one flux quantum
+        "correlation_area_max": lambda value: value < 3,          # through the sample
+        "ab_period_relative_error": lambda value: value < 0.15,
+    },
+    "02_defect_identification": {
+        "loss_drop": lambda value: value > 2.5,
+        "recovered_row_error": lambda value: value <= 1,
+    },
+    "03_design_any_curve": {
+        "drawn_rms": lambda value: value < 0.25,
+        "traced_rms": lambda value: value < 0.35,
+    },
+    "04_smooth_designs": {
+        "smoothness_ratio": lambda value: value < 0.3,
+        "rms_increase": lambda value: value < 0.1,
+    },
+    "05_backsolution_potential": {
+        "site_error": lambda value: value < 1e-6,
+        "noisy_site_error": lambda value: value < 0.3,
+    },
+    "06_magnetisation": {
+        "mz_error": lambda value: value < 1e-6,
+    },
+    "07_cost_landscape": {
+        "minimum_offset": lambda value: value < 0.05,
+    },
+    "08_fourier_reverse_modelling": {
+        "mse_reduction": lambda value: value > 5,
+        "first_peak_error": lambda value: value < 0.1,
+    },
+    "09_classroom": {
+        "found_defect_error": lambda value: value <= 1,
+    },
+    "dashboard": {},
+}
+
+
+def test_every_notebook_has_expectations():
+    assert sorted(EXPECTED) == sorted(path.stem for path in NOTEBOOKS)
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs(path, tmp_path):
+def test_notebook_runs_and_reproduces_its_claim(path, tmp_path, monkeypatch):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
+    monkeypatch.setenv("MAGWIDGETS_FAST", "1")
     notebook = nbformat.read(path, as_version=4)
     assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"), "commit without outputs"
-    nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    expected = EXPECTED[path.stem]
+    if expected:
+        notebook.cells.append(nbformat.v4.new_code_cell(
+            "import json; print(json.dumps({name: float(value) for name, value in key_numbers.items()}))"))
+    nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    if not expected:
+        return
+    printed = "".join(output.get("text", "") for output in notebook.cells[-1].outputs if output.output_type == "stream")
+    numbers = json.loads(printed)
+    failures = {name: numbers.get(name) for name, check in expected.items() if name not in numbers
+                or not check(numbers[name])}
+    assert not failures, f"{path.stem}: key numbers out of bounds: {failures} (all: {numbers})"

@@ -3,7 +3,7 @@ import pytest
 
 pytestmark = pytest.mark.browser
 
-NOTEBOOK = "notebooks/01_sketch_a_potential.ipynb"
+NOTEBOOK = "notebooks/00_quickstart.ipynb"
 
 
 def test_panel_renders_in_jupyterlab(browser, jupyter_lab, artifacts):
@@ -19,14 +19,17 @@ def test_panel_renders_in_jupyterlab(browser, jupyter_lab, artifacts):
             page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
             page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
             try:
-                page.wait_for_selector(".mw-potential-figure svg", state="visible", timeout=timeout_ms)
+                page.wait_for_selector(".mw-fingerprint-figure svg", state="visible", timeout=timeout_ms)
                 break
             except Exception:
                 if attempt:
                     raise
-        page.wait_for_selector(".jp-OutputArea-output img", state="visible")  # the G(flux) plot of the last cell
+        page.wait_for_selector(".jp-OutputArea-output img", state="visible")  # the G(flux) plot
+        # the explorer's first sweep has run in its background thread and reached the page
+        page.locator(".mw-fingerprint-compare", has_text="the same sample, the same fingerprint").wait_for()
+        page.locator(".mw-fingerprint-figure").scroll_into_view_if_needed()
         assert page.locator("text=Error displaying widget").count() == 0
-        assert page.locator(".mw-potential-figure").count() == 1
+        assert page.locator(".mw-fingerprint-figure").count() == 1
     finally:
         page.screenshot(path=str(artifacts / "jupyterlab-panel.png"), full_page=True)
         context.close()
