@@ -1,4 +1,5 @@
-"""A notebook that displays a panel runs in JupyterLab and the widget renders (no "Error displaying widget")."""
+"""Notebooks and panels in JupyterLab: the widgets render (no "Error displaying widget"), and the dashboard renders
+through the Voila server extension at the URL of Binder's dashboard link."""
 import pytest
 
 pytestmark = pytest.mark.browser
@@ -32,4 +33,20 @@ def test_panel_renders_in_jupyterlab(browser, jupyter_lab, artifacts):
         assert page.locator(".mw-fingerprint-figure").count() == 1
     finally:
         page.screenshot(path=str(artifacts / "jupyterlab-panel.png"), full_page=True)
+        context.close()
+
+
+def test_dashboard_renders_through_the_voila_server_extension(browser, jupyter_lab, artifacts):
+    """Binder's second link: ``urlpath=voila/render/notebooks/dashboard.ipynb`` on the Jupyter server."""
+    context = browser.new_context(viewport=dict(width=1400, height=1500))
+    page = context.new_page()
+    page.set_default_timeout(240_000)
+    try:
+        page.goto(f"{jupyter_lab}voila/render/notebooks/dashboard.ipynb")
+        page.wait_for_selector(".mw-run", state="visible")
+        page.wait_for_selector(".mw-potential-figure svg", state="visible")
+        assert page.locator(".voila-error").count() == 0
+        assert page.locator("text=Error displaying widget").count() == 0
+    finally:
+        page.screenshot(path=str(artifacts / "voila-extension.png"), full_page=True)
         context.close()
