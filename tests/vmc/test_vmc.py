@@ -21,7 +21,7 @@ def test_hydrogen_1s_has_local_energy_minus_half_everywhere():
     system = SYSTEMS["H"]
     params = hydrogenic(system)
     points = np.random.default_rng(0).normal(0, 1.5, (200, 1, 3))
-    energies = jax.vmap(partial(local_energy, lambda r: log_psi(params, system, r)[1], system))(points)
+    energies = jax.jit(jax.vmap(partial(local_energy, lambda r: log_psi(params, system, r)[1], system)))(points)
     np.testing.assert_allclose(energies, -0.5, atol=1e-10)
 
 
@@ -39,7 +39,7 @@ def test_exchanging_two_same_spin_electrons_flips_the_sign():
 def test_laplacian_by_automatic_differentiation_matches_finite_differences():
     system = SYSTEMS["He"]
     params = init_params(jax.random.PRNGKey(2), system)
-    log_abs = lambda r: log_psi(params, system, r)[1]  # noqa: E731
+    log_abs = jax.jit(lambda r: log_psi(params, system, r)[1])
     point = jnp.asarray(np.random.default_rng(2).normal(0, 1, 6))
     step = 1e-4
     unit = np.eye(6)
@@ -58,10 +58,11 @@ def test_metropolis_samples_the_hydrogen_1s_density():
     log_values = jax.vmap(log_abs)(walkers)
     key = jax.random.PRNGKey(4)
     walkers, log_values, _ = metropolis(log_abs, key, walkers, log_values, 1.0, 200)   # burn in
+    moves = jax.jit(partial(metropolis, log_abs, width=1.0, steps=5))
     radii, squares = [], []
     for _ in range(64):
         key, subkey = jax.random.split(key)
-        walkers, log_values, acceptance = metropolis(log_abs, subkey, walkers, log_values, 1.0, 5)
+        walkers, log_values, acceptance = moves(subkey, walkers, log_values)
         radius = np.linalg.norm(np.asarray(walkers)[:, 0], axis=-1)
         radii.append(radius.mean()), squares.append((radius**2).mean())
     for samples, exact in ((radii, 1.5), (squares, 3.0)):
