@@ -8,5 +8,6 @@ from .explorer import FingerprintExplorer
 from .sketch import PotentialSketcher
 from .studio import DesignStudio
 from .target import TargetSketcher
+from .vmc import VMCPanel
 
-__all__ = ["Dashboard", "DesignStudio", "FingerprintExplorer", "PotentialSketcher", "TargetSketcher"]
+__all__ = ["Dashboard", "DesignStudio", "FingerprintExplorer", "PotentialSketcher", "TargetSketcher", "VMCPanel"]

@@ -12,6 +12,12 @@ import ipywidgets as widgets
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 
 
+def tagged(widget: widgets.Widget, css_class: str) -> widgets.Widget:
+    """``widget`` with the CSS class ``css_class`` added (how tests and the browser find controls)."""
+    widget.add_class(css_class)
+    return widget
+
+
 def message_line() -> widgets.HTML:
     """An empty message line (CSS class ``mw-message``) under a panel's controls."""
     line = widgets.HTML("")

@@ -26,18 +26,13 @@ from ..design.driver import Design, Snapshot
 from ..design.live import LiveRun
 from ..design.tasks import TASKS, Task
 from ..io import curves_to_csv, save_design_result
-from ._common import download_link, message_line, show_message
+from ._common import download_link, message_line, show_message, tagged
 from .maps import SiteMap, curve_figure
 from .sketch import PotentialSketcher
 from .target import TargetSketcher
 
 OPTIMIZER_NAMES = ("rmsprop", "adabelief", "adam", "descent", "levenberg_marquardt")
 MAX_PLOTTED_STEPS = 1000
-
-
-def _control(widget: widgets.Widget, css_class: str) -> widgets.Widget:
-    widget.add_class(css_class)
-    return widget
 
 
 class DesignStudio(widgets.VBox):
@@ -69,31 +64,31 @@ class DesignStudio(widgets.VBox):
         self._truth: dict = {}
         self._hand_draw: dict[int, Optional[bqplot.interacts.Interaction]] = {}  # per flux-grid length
 
-        self.task_picker = _control(widgets.Dropdown(options=[(t.label, t.name) for t in TASKS.values()], value=task,
+        self.task_picker = tagged(widgets.Dropdown(options=[(t.label, t.name) for t in TASKS.values()], value=task,
                                                      description="task", layout=dict(width="430px")), "mw-task")
-        self.optimizer_picker = _control(widgets.Dropdown(options=OPTIMIZER_NAMES, description="optimiser",
+        self.optimizer_picker = tagged(widgets.Dropdown(options=OPTIMIZER_NAMES, description="optimiser",
                                                           layout=dict(width="260px")), "mw-optimizer")
-        self.rate_box = _control(widgets.BoundedFloatText(min=1e-6, max=10.0, step=1e-3, description="rate",
+        self.rate_box = tagged(widgets.BoundedFloatText(min=1e-6, max=10.0, step=1e-3, description="rate",
                                                           layout=dict(width="160px")), "mw-rate")
-        self.smoothness_box = _control(widgets.BoundedFloatText(min=0.0, max=100.0, step=1e-3, description="γ smooth",
+        self.smoothness_box = tagged(widgets.BoundedFloatText(min=0.0, max=100.0, step=1e-3, description="γ smooth",
                                                                 layout=dict(width="170px")), "mw-smoothness")
-        self.steps_box = _control(widgets.BoundedIntText(min=1, max=1_000_000, description="steps",
+        self.steps_box = tagged(widgets.BoundedIntText(min=1, max=1_000_000, description="steps",
                                                          layout=dict(width="170px")), "mw-steps")
-        self.starts_box = _control(widgets.BoundedIntText(value=1, min=1, max=16, description="starts",
+        self.starts_box = tagged(widgets.BoundedIntText(value=1, min=1, max=16, description="starts",
                                                           layout=dict(width="140px")), "mw-starts")
-        self.seed_box = _control(widgets.IntText(value=0, description="seed", layout=dict(width="130px")), "mw-seed")
-        self.run_button = _control(widgets.Button(description="Run", button_style="success", icon="play"), "mw-run")
-        self.pause_button = _control(widgets.Button(description="Pause", icon="pause"), "mw-pause")
-        self.stop_button = _control(widgets.Button(description="Stop", button_style="danger", icon="stop"), "mw-stop")
-        self.reset_button = _control(widgets.Button(description="Reset", icon="undo"), "mw-reset")
-        self.step_readout = _control(widgets.HTML("0", description="step"), "mw-step")
-        self.loss_readout = _control(widgets.HTML("–", description="loss"), "mw-loss")
-        self.speed_readout = _control(widgets.HTML("–", description="steps/s"), "mw-speed")
-        self.status = _control(widgets.HTML("idle"), "mw-status")
-        self.progress = _control(widgets.IntProgress(min=0, max=1, value=0, layout=dict(width="300px")), "mw-progress")
+        self.seed_box = tagged(widgets.IntText(value=0, description="seed", layout=dict(width="130px")), "mw-seed")
+        self.run_button = tagged(widgets.Button(description="Run", button_style="success", icon="play"), "mw-run")
+        self.pause_button = tagged(widgets.Button(description="Pause", icon="pause"), "mw-pause")
+        self.stop_button = tagged(widgets.Button(description="Stop", button_style="danger", icon="stop"), "mw-stop")
+        self.reset_button = tagged(widgets.Button(description="Reset", icon="undo"), "mw-reset")
+        self.step_readout = tagged(widgets.HTML("0", description="step"), "mw-step")
+        self.loss_readout = tagged(widgets.HTML("–", description="loss"), "mw-loss")
+        self.speed_readout = tagged(widgets.HTML("–", description="steps/s"), "mw-speed")
+        self.status = tagged(widgets.HTML("idle"), "mw-status")
+        self.progress = tagged(widgets.IntProgress(min=0, max=1, value=0, layout=dict(width="300px")), "mw-progress")
         self.message = message_line()
-        self.downloads = _control(widgets.HTML(""), "mw-downloads")
-        self.wavefunction_flux = _control(widgets.IntSlider(description="Φ index", continuous_update=False),
+        self.downloads = tagged(widgets.HTML(""), "mw-downloads")
+        self.wavefunction_flux = tagged(widgets.IntSlider(description="Φ index", continuous_update=False),
                                           "mw-wavefunction-flux")
 
         for button, action in ((self.run_button, self._on_run), (self.pause_button, self._on_pause),

@@ -1,0 +1,223 @@
+"""The VMC panel: train a FermiNet-style wavefunction live and watch the energy fall toward the exact value.
+
+The run is a :class:`~magwidgets.vmc.VMC` driven by :class:`~magwidgets.design.live.LiveRun` in a worker thread,
+exactly like a design in the studio; this panel only sets flags and renders snapshots.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Optional
+
+import bqplot
+import ipywidgets as widgets
+import numpy as np
+
+from ..design.live import LiveRun
+from ..vmc import SYSTEMS, VMC, VMCSnapshot
+from ._common import LatestOnly, message_line, show_message, tagged
+from .maps import curve_figure
+
+MAX_PLOTTED_STEPS = 2000
+
+
+class VMCPanel(widgets.VBox):
+    """Variational Monte Carlo of a small atom or molecule, live.
+
+    Parameters
+    ----------
+    system : str
+        A key of :data:`magwidgets.vmc.SYSTEMS` (H, He, Li, Be, H2, LiH).
+    walkers : int
+        Metropolis walkers (fewer is faster and noisier).
+    min_interval : float
+        Seconds between redraws while running.
+
+    The energy figure shows the batch mean of the local energy at every iteration with the exact energy and the
+    Hartree-Fock energy as lines; the walker figure shows where the electrons are (x-z plane, spin up blue,
+    spin down red, nuclei black). **Evaluate** freezes the wavefunction and measures its energy with a blocking
+    error bar. CSS classes: ``mw-run``, ``mw-pause``, ``mw-stop``, ``mw-reset``, ``mw-evaluate``, ``mw-step``,
+    ``mw-energy``, ``mw-acceptance``, ``mw-variance``, ``mw-status``.
+    """
+
+    def __init__(self, system: str = "He", *, walkers: int = 512, min_interval: float = 0.1) -> None:
+        super().__init__()
+        self.add_class("mw-vmc-panel")
+        self.min_interval = float(min_interval)
+        self.runner: Optional[LiveRun] = None
+        self._frame_lock = threading.Lock()
+        self.system_picker = tagged(widgets.Dropdown(options=list(SYSTEMS), value=system, description="system"),
+                                      "mw-system")
+        self.walkers_box = tagged(widgets.BoundedIntText(value=walkers, min=16, max=8192, description="walkers",
+                                                           layout=dict(width="170px")), "mw-walkers")
+        self.rate_box = tagged(widgets.BoundedFloatText(value=3e-3, min=1e-5, max=1e-1, step=1e-3, description="rate",
+                                                          layout=dict(width="160px")), "mw-rate")
+        self.steps_box = tagged(widgets.BoundedIntText(value=2000, min=1, max=1_000_000, description="steps",
+                                                         layout=dict(width="170px")), "mw-steps")
+        self.seed_box = tagged(widgets.IntText(value=0, description="seed", layout=dict(width="130px")), "mw-seed")
+        self.run_button = tagged(widgets.Button(description="Run", button_style="success", icon="play"), "mw-run")
+        self.pause_button = tagged(widgets.Button(description="Pause", icon="pause"), "mw-pause")
+        self.stop_button = tagged(widgets.Button(description="Stop", button_style="danger", icon="stop"), "mw-stop")
+        self.reset_button = tagged(widgets.Button(description="Reset", icon="undo"), "mw-reset")
+        self.evaluate_button = tagged(widgets.Button(description="Evaluate", icon="calculator"), "mw-evaluate")
+        self.step_readout = tagged(widgets.HTML("0", description="step"), "mw-step")
+        self.energy_readout = tagged(widgets.HTML("–", description="E [Ha]"), "mw-energy")
+        self.acceptance_readout = tagged(widgets.HTML("–", description="accepted"), "mw-acceptance")
+        self.variance_readout = tagged(widgets.HTML("–", description="var E_L"), "mw-variance")
+        self.status = tagged(widgets.HTML("idle"), "mw-status")
+        self.result = tagged(widgets.HTML(""), "mw-vmc-result")
+        self.message = message_line()
+        self._evaluation = LatestOnly(lambda error: show_message(self.message, f"{type(error).__name__}: {error}"))
+
+        for button, action in ((self.run_button, self._on_run), (self.pause_button, self._on_pause),
+                               (self.stop_button, self._on_stop), (self.reset_button, self._on_reset),
+                               (self.evaluate_button, self._on_evaluate)):
+            button.on_click(action)
+        self.system_picker.observe(lambda change: self._on_reset(), names="value")
+
+        self.energy_figure, self._step_scale, self._energy_scale = curve_figure(
+            "energy", "iteration", "batch mean of E_L [hartree]", css_class="mw-energy-figure")
+        self.energy_line = bqplot.Lines(x=np.zeros(0), y=np.zeros(0), colors=["#1f77b4"], labels=["⟨E_L⟩"],
+                                        scales=dict(x=self._step_scale, y=self._energy_scale))
+        self.reference_lines = bqplot.Lines(x=np.zeros(2), y=np.zeros((2, 2)), colors=["black", "#d62728"],
+                                            line_style="dashed", labels=["exact", "Hartree-Fock"], display_legend=True,
+                                            scales=dict(x=self._step_scale, y=self._energy_scale))
+        self.energy_figure.marks = [self.energy_line, self.reference_lines]
+
+        self._x_scale, self._z_scale = bqplot.LinearScale(min=-4.0, max=4.0), bqplot.LinearScale(min=-4.0, max=4.0)
+        scales = dict(x=self._x_scale, y=self._z_scale)
+        self.up_electrons = bqplot.Scatter(x=np.zeros(0), y=np.zeros(0), colors=["#1f77b4"], default_size=8,
+                                           opacities=[0.5], scales=scales)
+        self.down_electrons = bqplot.Scatter(x=np.zeros(0), y=np.zeros(0), colors=["#d62728"], default_size=8,
+                                             opacities=[0.5], scales=scales)
+        self.nuclei = bqplot.Scatter(x=np.zeros(0), y=np.zeros(0), colors=["black"], default_size=80, marker="circle",
+                                     scales=scales)
+        self.walker_figure = bqplot.Figure(
+            marks=[self.up_electrons, self.down_electrons, self.nuclei], title="walkers (x-z plane)",
+            axes=[bqplot.Axis(scale=self._x_scale, label="x [bohr]"),
+                  bqplot.Axis(scale=self._z_scale, side="left", label="z [bohr]")],
+            layout=dict(width="380px", height="380px"), fig_margin=dict(top=40, bottom=45, left=55, right=20),
+            animation_duration=0)
+        self.walker_figure.add_class("mw-walker-figure")
+
+        self._settings = (self.system_picker, self.walkers_box, self.rate_box, self.seed_box)
+        self.children = [
+            widgets.HBox([self.system_picker, self.walkers_box, self.rate_box, self.steps_box, self.seed_box]),
+            widgets.HBox([self.run_button, self.pause_button, self.stop_button, self.reset_button, self.evaluate_button]),
+            widgets.HBox([self.step_readout, self.energy_readout, self.acceptance_readout, self.variance_readout,
+                          self.status]),
+            self.message, self.result,
+            widgets.HBox([self.energy_figure, self.walker_figure]),
+        ]
+        self._on_reset()
+
+    # -- control ------------------------------------------------------------------------------------------------
+    @property
+    def system(self):
+        return SYSTEMS[self.system_picker.value]
+
+    @property
+    def vmc(self) -> Optional[VMC]:
+        """The current run (None until it has been built in the worker)."""
+        return self.runner.design if self.runner is not None else None
+
+    def _new_runner(self) -> LiveRun:
+        system, walkers = self.system, int(self.walkers_box.value)
+        rate, seed = float(self.rate_box.value), int(self.seed_box.value)
+
+        def build() -> VMC:
+            return VMC(system, walkers=walkers, learning_rate=rate, seed=seed, snapshot_every=5)
+
+        self.runner = LiveRun(build, self._render, self._on_state, min_interval=self.min_interval)
+        return self.runner
+
+    def _on_run(self, _button=None) -> None:
+        show_message(self.message, "")
+        if self.runner is None:
+            self._new_runner()
+        self.runner.run(int(self.steps_box.value))
+
+    def _on_pause(self, _button=None) -> None:
+        if self.runner is not None:
+            self.runner.pause()
+
+    def _on_stop(self, _button=None) -> None:
+        if self.runner is not None:
+            self.runner.stop()
+
+    def _on_reset(self, _button=None) -> None:
+        """Discard the run (settings stay) and draw the chosen system's references and nuclei."""
+        if self.runner is not None:
+            self.runner.cancel()
+            self.runner = None
+        system = self.system
+        self.step_readout.value, self.energy_readout.value = "0", "–"
+        self.acceptance_readout.value = self.variance_readout.value = "–"
+        self.result.value = ""
+        self.energy_line.x, self.energy_line.y = np.zeros(0), np.zeros(0)
+        gap = system.hartree_fock - system.exact
+        self._energy_scale.min = float(system.exact - 0.5 * gap - 0.005)
+        self._energy_scale.max = float(system.hartree_fock + 3 * gap + 0.05)
+        self.nuclei.x, self.nuclei.y = system.positions[:, 0], system.positions[:, 2]
+        extent = float(np.abs(system.positions).max()) + 4.0
+        self._x_scale.min, self._x_scale.max = -extent, extent
+        self._z_scale.min, self._z_scale.max = -extent, extent
+        self.up_electrons.x = self.up_electrons.y = self.down_electrons.x = self.down_electrons.y = np.zeros(0)
+        self._set_buttons("idle")
+        self._new_runner().prepare()
+
+    def _on_evaluate(self, _button=None) -> None:
+        run = self.vmc
+        if run is None or self.runner.busy:
+            show_message(self.message, "Stop the run first: Evaluate measures a frozen wavefunction.", "info")
+            return
+        system = self.system
+        self.result.value = "evaluating (200 iterations of the frozen wavefunction) ..."
+
+        def evaluate():
+            evaluation = run.evaluate(200)
+            self.result.value = (f"E = {evaluation.energy:.5f} ± {evaluation.error:.5f} Ha after {run.step} iterations; "
+                                 f"exact {system.exact:.6f}: {1000 * (evaluation.energy - system.exact):+.2f} mHa, "
+                                 f"Hartree-Fock {system.hartree_fock:.6f}")
+
+        self._evaluation.submit(evaluate, "evaluate")
+
+    # -- rendering (worker thread) ------------------------------------------------------------------------------
+    def _on_state(self, state: str, message: Optional[str]) -> None:
+        self.status.value = {"failed": "failed (last good state kept)"}.get(state, state)
+        self._set_buttons(state)
+        if state == "failed":
+            show_message(self.message, f"The run stopped with an error: {message}. Run continues from the last "
+                                       "good parameters, Reset starts over.")
+
+    def _set_buttons(self, state: str) -> None:
+        running = state in ("running", "compiling")
+        self.run_button.disabled = state == "running"
+        self.pause_button.disabled = not running
+        self.stop_button.disabled = state not in ("running", "paused")
+        self.evaluate_button.disabled = state not in ("stopped", "finished", "ready")
+        for control in self._settings + (self.steps_box,):
+            control.disabled = state in ("running", "paused")
+
+    def _render(self, snapshot: VMCSnapshot, run: VMC) -> None:
+        with self._frame_lock:
+            system = self.system
+            energy = run.history()["energy"]
+            stride = max(1, len(energy) // MAX_PLOTTED_STEPS)
+            with self.energy_line.hold_sync():
+                self.energy_line.x = np.arange(len(energy))[::stride].astype(float)
+                self.energy_line.y = energy[::stride]
+            last = float(max(len(energy), 1))
+            with self.reference_lines.hold_sync():
+                self.reference_lines.x = np.array([0.0, last])
+                self.reference_lines.y = np.array([[system.exact] * 2, [system.hartree_fock] * 2])
+            walkers = snapshot.walkers
+            with self.up_electrons.hold_sync(), self.down_electrons.hold_sync():
+                self.up_electrons.x = walkers[:, :system.n_up, 0].ravel()
+                self.up_electrons.y = walkers[:, :system.n_up, 2].ravel()
+                self.down_electrons.x = walkers[:, system.n_up:, 0].ravel()
+                self.down_electrons.y = walkers[:, system.n_up:, 2].ravel()
+            self.step_readout.value = str(snapshot.step)
+            if np.isfinite(snapshot.energy):
+                self.energy_readout.value = f"{snapshot.energy:.4f}"
+                self.acceptance_readout.value = f"{snapshot.acceptance:.2f}"
+                self.variance_readout.value = f"{snapshot.variance:.3g}"
