@@ -58,6 +58,12 @@ EXPECTED = {
     "09_classroom": {
         "found_defect_error": lambda value: value <= 1,
     },
+    "10_neural_vmc": {
+        "hydrogen_local_energy_spread": lambda value: value < 1e-8,   # exact 1s: E_L = -1/2 everywhere
+        "antisymmetry": lambda value: value == -1,
+        "helium_below_hartree_fock": lambda value: value > 0,          # mHa
+        "helium_error_bars_above_exact": lambda value: value > -3,    # variational
+    },
     "dashboard": {},
 }
 

@@ -31,6 +31,8 @@ class VMCPanel(widgets.VBox):
         Metropolis walkers (fewer is faster and noisier).
     min_interval : float
         Seconds between redraws while running.
+    prepare : bool
+        Build and compile the run in the background at once, so that the first Run starts stepping.
 
     The energy figure shows the batch mean of the local energy at every iteration with the exact energy and the
     Hartree-Fock energy as lines; the walker figure shows where the electrons are (x-z plane, spin up blue,
@@ -39,7 +41,8 @@ class VMCPanel(widgets.VBox):
     ``mw-energy``, ``mw-acceptance``, ``mw-variance``, ``mw-status``.
     """
 
-    def __init__(self, system: str = "He", *, walkers: int = 512, min_interval: float = 0.1) -> None:
+    def __init__(self, system: str = "He", *, walkers: int = 512, min_interval: float = 0.1,
+                 prepare: bool = True) -> None:
         super().__init__()
         self.add_class("mw-vmc-panel")
         self.min_interval = float(min_interval)
@@ -72,7 +75,7 @@ class VMCPanel(widgets.VBox):
                                (self.stop_button, self._on_stop), (self.reset_button, self._on_reset),
                                (self.evaluate_button, self._on_evaluate)):
             button.on_click(action)
-        self.system_picker.observe(lambda change: self._on_reset(), names="value")
+        self.system_picker.observe(lambda change: self.reset(), names="value")
 
         self.energy_figure, self._step_scale, self._energy_scale = curve_figure(
             "energy", "iteration", "batch mean of E_L [hartree]", css_class="mw-energy-figure")
@@ -108,7 +111,7 @@ class VMCPanel(widgets.VBox):
             self.message, self.result,
             widgets.HBox([self.energy_figure, self.walker_figure]),
         ]
-        self._on_reset()
+        self.reset(prepare)
 
     # -- control ------------------------------------------------------------------------------------------------
     @property
@@ -145,7 +148,11 @@ class VMCPanel(widgets.VBox):
             self.runner.stop()
 
     def _on_reset(self, _button=None) -> None:
-        """Discard the run (settings stay) and draw the chosen system's references and nuclei."""
+        self.reset()
+
+    def reset(self, prepare: bool = True) -> None:
+        """Discard the run (settings stay), draw the chosen system's references and nuclei, and (with ``prepare``)
+        build and compile the next run in the background."""
         if self.runner is not None:
             self.runner.cancel()
             self.runner = None
@@ -163,7 +170,9 @@ class VMCPanel(widgets.VBox):
         self._z_scale.min, self._z_scale.max = -extent, extent
         self.up_electrons.x = self.up_electrons.y = self.down_electrons.x = self.down_electrons.y = np.zeros(0)
         self._set_buttons("idle")
-        self._new_runner().prepare()
+        runner = self._new_runner()
+        if prepare:
+            runner.prepare()
 
     def _on_evaluate(self, _button=None) -> None:
         run = self.vmc
