@@ -128,7 +128,33 @@ def _to_numpy(tree):
     return jax.tree_util.tree_map(np.asarray, tree)
 
 
-class Design:
+class RunControl:
+    """Pause, unpause and stop a driver loop from another thread (the contract :class:`LiveRun` relies on).
+
+    The loop waits on ``_running`` between chunks and ends when ``_stop_requested`` is set.
+    """
+
+    def __init__(self) -> None:
+        self._running = threading.Event()
+        self._running.set()
+        self._stop_requested = False
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def unpause(self) -> None:
+        self._running.set()
+
+    def stop(self) -> None:
+        self._stop_requested = True
+        self._running.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+
+class Design(RunControl):
     """A resumable design run.
 
     Parameters
@@ -178,9 +204,7 @@ class Design:
         self.checkpoint, self.checkpoint_every, self.checkpoint_seconds = checkpoint, checkpoint_every, checkpoint_seconds
         self.tolerance, self.patience, self.min_delta = tolerance, patience, min_delta
         self.callbacks = list(callbacks)
-        self._running = threading.Event()
-        self._running.set()
-        self._stop_requested = False
+        super().__init__()
         self._saved_step: Optional[int] = None
         self.fingerprint = _fingerprint(objective, optimizer, self.seed, self.n_starts, data, initial_params)
         params = self._initial_params(initial_params)
@@ -210,21 +234,6 @@ class Design:
                 raise ValueError(f"initial_params for {self.n_starts} starts need a leading axis of length "
                                  f"{self.n_starts}, got a leaf of shape {leaf.shape}")
         return tree
-
-    # -- control from other threads ---------------------------------------------------------------------------
-    def pause(self) -> None:
-        self._running.clear()
-
-    def unpause(self) -> None:
-        self._running.set()
-
-    def stop(self) -> None:
-        self._stop_requested = True
-        self._running.set()
-
-    @property
-    def paused(self) -> bool:
-        return not self._running.is_set()
 
     # -- the loop -----------------------------------------------------------------------------------------------
     def compile(self) -> None:

@@ -16,7 +16,6 @@ a design. :meth:`VMC.evaluate` freezes the wavefunction and returns the energy w
 """
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass, field
 from functools import partial
@@ -27,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from ..design.driver import RunControl
 from .hamiltonian import local_energy
 from .network import Network, init_params, log_psi
 from .sampling import initial_walkers, metropolis
@@ -148,7 +148,7 @@ def _sample(system: System, mcmc_steps: int, params, walkers, log_values, width,
     return walkers, log_values, key, mean, variance, acceptance
 
 
-class VMC:
+class VMC(RunControl):
     """Variational Monte Carlo of ``system`` with a FermiNet-style wavefunction.
 
     Parameters
@@ -195,24 +195,7 @@ class VMC:
                            jnp.asarray(0))
         self.step, self.wall_time, self.reason = 0, 0.0, "not started"
         self._history: list[dict] = []
-        self._running = threading.Event()
-        self._running.set()
-        self._stop_requested = False
-
-    # -- control from other threads (as Design) ------------------------------------------------------------------
-    def pause(self) -> None:
-        self._running.clear()
-
-    def unpause(self) -> None:
-        self._running.set()
-
-    def stop(self) -> None:
-        self._stop_requested = True
-        self._running.set()
-
-    @property
-    def paused(self) -> bool:
-        return not self._running.is_set()
+        super().__init__()
 
     # -- the loop ----------------------------------------------------------------------------------------------
     def _advance(self, state: State):

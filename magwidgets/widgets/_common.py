@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import threading
-from typing import Optional
+from typing import Callable, Optional, Sequence
 
 import ipywidgets as widgets
 
@@ -16,6 +16,40 @@ def tagged(widget: widgets.Widget, css_class: str) -> widgets.Widget:
     """``widget`` with the CSS class ``css_class`` added (how tests and the browser find controls)."""
     widget.add_class(css_class)
     return widget
+
+
+class RunButtons:
+    """Run / Pause / Stop / Reset and the status line of a panel whose run is a
+    :class:`~magwidgets.design.live.LiveRun`.
+
+    Pause and Stop only set the runner's flags; Run and Reset call the panel's ``on_run`` and ``on_reset``.
+    ``runner`` returns the panel's current LiveRun (or None). :meth:`show` reflects a run state in the buttons,
+    the status line and the panel's setting ``inputs`` (locked while a run is under way).
+    """
+
+    def __init__(self, on_run: Callable, on_reset: Callable, runner: Callable) -> None:
+        self.run = tagged(widgets.Button(description="Run", button_style="success", icon="play"), "mw-run")
+        self.pause = tagged(widgets.Button(description="Pause", icon="pause"), "mw-pause")
+        self.stop = tagged(widgets.Button(description="Stop", button_style="danger", icon="stop"), "mw-stop")
+        self.reset = tagged(widgets.Button(description="Reset", icon="undo"), "mw-reset")
+        self.status = tagged(widgets.HTML("idle"), "mw-status")
+        self._runner = runner
+        self.run.on_click(on_run)
+        self.reset.on_click(on_reset)
+        self.pause.on_click(lambda _button: self._runner() and self._runner().pause())
+        self.stop.on_click(lambda _button: self._runner() and self._runner().stop())
+
+    @property
+    def buttons(self) -> tuple[widgets.Button, ...]:
+        return self.run, self.pause, self.stop, self.reset
+
+    def show(self, state: str, inputs: Sequence[widgets.Widget] = ()) -> None:
+        self.status.value = {"failed": "failed (last good state kept)"}.get(state, state)
+        self.run.disabled = state == "running"
+        self.pause.disabled = state not in ("running", "compiling")
+        self.stop.disabled = state not in ("running", "paused")
+        for control in inputs:
+            control.disabled = state in ("running", "paused")
 
 
 def message_line() -> widgets.HTML:

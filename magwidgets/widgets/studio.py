@@ -26,7 +26,7 @@ from ..design.driver import Design, Snapshot
 from ..design.live import LiveRun
 from ..design.tasks import TASKS, Task
 from ..io import curves_to_csv, save_design_result
-from ._common import download_link, message_line, show_message, tagged
+from ._common import RunButtons, download_link, message_line, show_message, tagged
 from .maps import SiteMap, curve_figure
 from .sketch import PotentialSketcher
 from .target import TargetSketcher
@@ -77,23 +77,18 @@ class DesignStudio(widgets.VBox):
         self.starts_box = tagged(widgets.BoundedIntText(value=1, min=1, max=16, description="starts",
                                                           layout=dict(width="140px")), "mw-starts")
         self.seed_box = tagged(widgets.IntText(value=0, description="seed", layout=dict(width="130px")), "mw-seed")
-        self.run_button = tagged(widgets.Button(description="Run", button_style="success", icon="play"), "mw-run")
-        self.pause_button = tagged(widgets.Button(description="Pause", icon="pause"), "mw-pause")
-        self.stop_button = tagged(widgets.Button(description="Stop", button_style="danger", icon="stop"), "mw-stop")
-        self.reset_button = tagged(widgets.Button(description="Reset", icon="undo"), "mw-reset")
+        self.controls = RunButtons(self._on_run, self._on_reset, lambda: self.runner)
+        self.run_button, self.pause_button, self.stop_button, self.reset_button = self.controls.buttons
         self.step_readout = tagged(widgets.HTML("0", description="step"), "mw-step")
         self.loss_readout = tagged(widgets.HTML("–", description="loss"), "mw-loss")
         self.speed_readout = tagged(widgets.HTML("–", description="steps/s"), "mw-speed")
-        self.status = tagged(widgets.HTML("idle"), "mw-status")
+        self.status = self.controls.status
         self.progress = tagged(widgets.IntProgress(min=0, max=1, value=0, layout=dict(width="300px")), "mw-progress")
         self.message = message_line()
         self.downloads = tagged(widgets.HTML(""), "mw-downloads")
         self.wavefunction_flux = tagged(widgets.IntSlider(description="Φ index", continuous_update=False),
                                           "mw-wavefunction-flux")
 
-        for button, action in ((self.run_button, self._on_run), (self.pause_button, self._on_pause),
-                               (self.stop_button, self._on_stop), (self.reset_button, self._on_reset)):
-            button.on_click(action)
         self._settings = (self.optimizer_picker, self.rate_box, self.smoothness_box, self.starts_box, self.seed_box)
         for control in self._settings:
             control.observe(self._mark_outdated, names="value")
@@ -282,14 +277,6 @@ class DesignStudio(widgets.VBox):
             self.progress.max = total
         self.runner.run(steps)
 
-    def _on_pause(self, _button=None) -> None:
-        if self.runner is not None:
-            self.runner.pause()
-
-    def _on_stop(self, _button=None) -> None:
-        if self.runner is not None:
-            self.runner.stop()
-
     def _on_reset(self, _button=None) -> None:
         """Throw the run away (inputs stay) and show the starting point again."""
         self._discard_runner()
@@ -311,7 +298,6 @@ class DesignStudio(widgets.VBox):
 
     # -- rendering (called from the worker thread) --------------------------------------------------------------
     def _on_state(self, state: str, message: Optional[str]) -> None:
-        self.status.value = {"failed": "failed (last good state kept)"}.get(state, state)
         self._set_buttons(state)
         if state == "failed":
             show_message(self.message, f"The run stopped with an error: {message}. The last good parameters are "
@@ -323,12 +309,7 @@ class DesignStudio(widgets.VBox):
             self._offer_downloads(self.runner.design)
 
     def _set_buttons(self, state: str) -> None:
-        running = state in ("running", "compiling")
-        self.run_button.disabled = state == "running"
-        self.pause_button.disabled = not running
-        self.stop_button.disabled = state not in ("running", "paused")
-        for control in (self.task_picker,) + self._settings + (self.steps_box,):
-            control.disabled = state in ("running", "paused")
+        self.controls.show(state, (self.task_picker,) + self._settings + (self.steps_box,))
 
     def _render(self, snapshot: Snapshot, design: Design) -> None:
         with self._frame_lock:

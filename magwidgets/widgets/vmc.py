@@ -14,7 +14,7 @@ import numpy as np
 
 from ..design.live import LiveRun
 from ..vmc import SYSTEMS, VMC, VMCSnapshot
-from ._common import LatestOnly, message_line, show_message, tagged
+from ._common import LatestOnly, RunButtons, message_line, show_message, tagged
 from .maps import curve_figure
 
 MAX_PLOTTED_STEPS = 2000
@@ -57,24 +57,19 @@ class VMCPanel(widgets.VBox):
         self.steps_box = tagged(widgets.BoundedIntText(value=2000, min=1, max=1_000_000, description="steps",
                                                          layout=dict(width="170px")), "mw-steps")
         self.seed_box = tagged(widgets.IntText(value=0, description="seed", layout=dict(width="130px")), "mw-seed")
-        self.run_button = tagged(widgets.Button(description="Run", button_style="success", icon="play"), "mw-run")
-        self.pause_button = tagged(widgets.Button(description="Pause", icon="pause"), "mw-pause")
-        self.stop_button = tagged(widgets.Button(description="Stop", button_style="danger", icon="stop"), "mw-stop")
-        self.reset_button = tagged(widgets.Button(description="Reset", icon="undo"), "mw-reset")
+        self.controls = RunButtons(self._on_run, lambda _button: self.reset(), lambda: self.runner)
+        self.run_button, self.pause_button, self.stop_button, self.reset_button = self.controls.buttons
         self.evaluate_button = tagged(widgets.Button(description="Evaluate", icon="calculator"), "mw-evaluate")
         self.step_readout = tagged(widgets.HTML("0", description="step"), "mw-step")
         self.energy_readout = tagged(widgets.HTML("–", description="E [Ha]"), "mw-energy")
         self.acceptance_readout = tagged(widgets.HTML("–", description="accepted"), "mw-acceptance")
         self.variance_readout = tagged(widgets.HTML("–", description="var E_L"), "mw-variance")
-        self.status = tagged(widgets.HTML("idle"), "mw-status")
+        self.status = self.controls.status
         self.result = tagged(widgets.HTML(""), "mw-vmc-result")
         self.message = message_line()
         self._evaluation = LatestOnly(lambda error: show_message(self.message, f"{type(error).__name__}: {error}"))
 
-        for button, action in ((self.run_button, self._on_run), (self.pause_button, self._on_pause),
-                               (self.stop_button, self._on_stop), (self.reset_button, self._on_reset),
-                               (self.evaluate_button, self._on_evaluate)):
-            button.on_click(action)
+        self.evaluate_button.on_click(self._on_evaluate)
         self.system_picker.observe(lambda change: self.reset(), names="value")
 
         self.energy_figure, self._step_scale, self._energy_scale = curve_figure(
@@ -139,17 +134,6 @@ class VMCPanel(widgets.VBox):
             self._new_runner()
         self.runner.run(int(self.steps_box.value))
 
-    def _on_pause(self, _button=None) -> None:
-        if self.runner is not None:
-            self.runner.pause()
-
-    def _on_stop(self, _button=None) -> None:
-        if self.runner is not None:
-            self.runner.stop()
-
-    def _on_reset(self, _button=None) -> None:
-        self.reset()
-
     def reset(self, prepare: bool = True) -> None:
         """Discard the run (settings stay), draw the chosen system's references and nuclei, and (with ``prepare``)
         build and compile the next run in the background."""
@@ -192,20 +176,14 @@ class VMCPanel(widgets.VBox):
 
     # -- rendering (worker thread) ------------------------------------------------------------------------------
     def _on_state(self, state: str, message: Optional[str]) -> None:
-        self.status.value = {"failed": "failed (last good state kept)"}.get(state, state)
         self._set_buttons(state)
         if state == "failed":
             show_message(self.message, f"The run stopped with an error: {message}. Run continues from the last "
                                        "good parameters, Reset starts over.")
 
     def _set_buttons(self, state: str) -> None:
-        running = state in ("running", "compiling")
-        self.run_button.disabled = state == "running"
-        self.pause_button.disabled = not running
-        self.stop_button.disabled = state not in ("running", "paused")
+        self.controls.show(state, self._settings + (self.steps_box,))
         self.evaluate_button.disabled = state not in ("stopped", "finished", "ready")
-        for control in self._settings + (self.steps_box,):
-            control.disabled = state in ("running", "paused")
 
     def _render(self, snapshot: VMCSnapshot, run: VMC) -> None:
         with self._frame_lock:
