@@ -22,9 +22,12 @@ from .losses import mse
 
 
 def triangular_lattice(columns: int = 20, rows: int = 23, spacing: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
-    """Sites of a triangular lattice that tiles a periodic box, and that box's (x, y) sides.
+    """Sites of a triangular lattice in a periodic box, and that box's (x, y) sides.
 
-    The defaults give seed 004's 460 atoms in ~40a x 40a (spacing 2a, rows sqrt(3)a apart: 40a x 39.8a).
+    Odd rows are shifted by half a spacing. With an even number of rows the lattice tiles the box; with an odd
+    number, the last and the first row are both unshifted and sqrt(3)a apart across the periodic seam (a stacking
+    fault that streaks the Bragg spots along k_y). The defaults give seed 004's 460 atoms in ~40a x 40a (spacing
+    2a, 20 x 23, 40a x 39.8a), fault included: 460 atoms cannot fill ~40a x 40a with an even number of rows.
     """
     row_height = spacing * np.sqrt(3) / 2
     x = np.arange(columns)[None, :] * spacing + (np.arange(rows)[:, None] % 2) * spacing / 2
