@@ -34,8 +34,8 @@ EXPECTED = {
         "recovered_row_error": lambda value: value <= 1,
     },
     "03_design_any_curve": {
-        "drawn_rms": lambda value: value < 0.25,
-        "traced_rms": lambda value: value < 0.35,
+        "drawn_rms": lambda value: value < 0.1,                    # e^2/h
+        "traced_rms": lambda value: value < 0.1,
     },
     "04_smooth_designs": {
         "smoothness_ratio": lambda value: value < 0.3,

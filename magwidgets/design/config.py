@@ -30,16 +30,19 @@ from .optimize import Optimizer
 from .params import GaussianDefects, SitePotential, parametrisation_from_config
 
 
+# Both shapes stay below the seed 000 wire's channel count N(flux) (11 at B = 0, falling to 3 at
+# pi B a^2 / phi_0 = 0.12 as Landau levels form): a potential can only scatter, so G <= N(flux) for any design,
+# and a target above N(flux) cannot be reached.
 def _arches(u: np.ndarray) -> np.ndarray:
-    """A row of five arches on a falling baseline (our stand-in for seed 000's Colosseum)."""
-    return 6.0 - 1.5 * u + 0.8 * np.abs(np.sin(5 * np.pi * u))
+    """A row of five arches on a falling baseline (our stand-in for seed 000's Colosseum), G from 1.5 to 3.8."""
+    return 3.0 - 1.5 * u + 0.8 * np.abs(np.sin(5 * np.pi * u))
 
 
 def _reclining_figure(u: np.ndarray) -> np.ndarray:
-    """A head, a shoulder and a long low body (our stand-in for seed 000's reclining Buddha)."""
+    """A head, a shoulder and a long low body (our stand-in for seed 000's reclining Buddha), G from 1.8 to 4.1."""
     head = 1.2 * np.exp(-((u - 0.12) / 0.06) ** 2)
     shoulder = 0.8 * np.exp(-((u - 0.35) / 0.12) ** 2)
-    return 4.5 - 1.0 * u + head + shoulder
+    return 3.0 - 1.2 * u + head + shoulder
 
 
 CURVES = {"arches": _arches, "reclining_figure": _reclining_figure}

@@ -112,7 +112,7 @@ TASKS: dict[str, Task] = {task.name: task for task in (
     Task("design_curve", "Design any curve (seed 000 Figs. 4-5)", _SQUARE, SEED000_FLUX, 1.2, "log_rms",
          Optimizer("adabelief", 1e-2), 2000, "curve"),
     Task("smooth_design", "Smooth a design (seed 000 eq. 7)", _SQUARE, SEED000_FLUX, 1.2, "log_rms",
-         Optimizer("adabelief", 1e-2, schedule="constant"), 2000, "curve", smoothness=0.01, continues=True),
+         Optimizer("adabelief", 5e-2, schedule="constant"), 2000, "curve", smoothness=0.01, continues=True),
     Task("reconstruct_potential", "Reconstruct a potential from G(flux, E) (seed 004 Fig. 2)", _IDEAL,
          SEED004_FLUX, SEED004_ENERGY, "mse", Optimizer("levenberg_marquardt", 1e-2), 300, "truth",
          snapshot_every=2),
