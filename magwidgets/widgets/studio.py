@@ -18,7 +18,7 @@ import ipywidgets as widgets
 import jax
 import numpy as np
 
-from ..core import wavefunction_intensity
+from ..core import conductance, wavefunction_intensity
 from ..core.potentials import background
 from ..design import Optimizer
 from ..design.config import CURVES
@@ -172,9 +172,12 @@ class DesignStudio(widgets.VBox):
         if key not in self._target_sketchers:
             u = (task.flux - task.flux[0]) / (task.flux[-1] - task.flux[0])
             sketcher = TargetSketcher(task.flux, CURVES["arches"](u))
-            sketcher.figure.marks = list(sketcher.figure.marks) + [bqplot.Lines(
-                x=np.zeros(0), y=np.zeros(0), colors=["#d62728"], labels=["design now"], display_legend=True,
-                scales=dict(x=sketcher.x_scale, y=sketcher.y_scale))]
+            scales = dict(x=sketcher.x_scale, y=sketcher.y_scale)
+            sketcher.figure.marks = list(sketcher.figure.marks) + [
+                bqplot.Lines(x=np.zeros(0), y=np.zeros(0), colors=["#999999"], line_style="dashed",
+                             labels=["open channels: G can't exceed"], display_legend=True, scales=scales),
+                bqplot.Lines(x=np.zeros(0), y=np.zeros(0), colors=["#d62728"], labels=["design now"],
+                             display_legend=True, scales=scales)]
             sketcher.observe(self._mark_outdated, names=["target", "weights"])
             self._target_sketchers[key] = sketcher
             self._hand_draw[key] = sketcher.figure.interaction
@@ -183,6 +186,20 @@ class DesignStudio(widgets.VBox):
     @property
     def _design_curve(self) -> bqplot.Lines:
         return self.target_sketcher.figure.marks[-1]
+
+    @property
+    def _channel_line(self) -> bqplot.Lines:
+        return self.target_sketcher.figure.marks[-2]
+
+    def _show_channels(self, task: Task) -> None:
+        """The clean wire's G, i.e. its open channels N(B): no potential can scatter G above it."""
+        if task.is_map:  # the figure shows one energy cut of a map; N is W for ideal leads anyway
+            self._channel_line.x, self._channel_line.y = np.zeros(0), np.zeros(0)
+            return
+        clean = np.full((task.wire.length, task.wire.width), background(task.wire))
+        channels = np.asarray(conductance(task.wire, clean, task.flux, task.energy))
+        with self._channel_line.hold_sync():
+            self._channel_line.x, self._channel_line.y = task.flux, channels
 
     def _loss_figure(self, task: Task) -> bqplot.Figure:
         log_y = task.loss_kind == "mse"
@@ -252,6 +269,7 @@ class DesignStudio(widgets.VBox):
             with self._frame_lock:  # the starting point on the maps; also compiles the wavefunction solve
                 self.design_map.show(self._design_field(start))
                 self._show_wavefunction(start)
+                self._show_channels(task)
             return design
 
         self.runner = LiveRun(build, self._render, self._on_state, min_interval=self.min_interval)

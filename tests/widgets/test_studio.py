@@ -71,6 +71,11 @@ def test_drawn_target_is_what_the_design_fits():
         studio.run_button.click()
         _finish(studio)
         np.testing.assert_allclose(np.asarray(studio.runner.design.data["target"]), drawn)
+        # the clean wire's G, the most any design can reach, is drawn under the target: 11 channels at B = 0,
+        # Landau levels leave 3 at the end of seed 000's sweep, and the built-in target stays below it
+        channels = np.asarray(studio._channel_line.y)
+        assert channels[0] == pytest.approx(11) and channels[-1] == pytest.approx(3)
+        assert np.all(sketcher.target - 0.5 < channels)
     finally:
         studio.runner.cancel()
 
