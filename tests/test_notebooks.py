@@ -43,13 +43,25 @@ EXPECTED = {
     },
     "05_backsolution_potential": {
         "site_error": lambda value: value < 1e-6,
-        "noisy_site_error": lambda value: value < 0.3,
+        "noisy_site_error": lambda value: value < 0.3,             # noise |dG| < 0.1 e^2/h (seed 004's level)
+        "noise_cost_ratio": lambda value: 0.5 < value < 1.5,       # the noisy fit sits at the noise floor delta^2/3
+        "successful_starts": lambda value: value >= 1,
     },
     "06_magnetisation": {
-        "mz_error": lambda value: value < 1e-6,
+        "mz_error": lambda value: value < 1e-6,                    # up to the rotation and the two mirrors
+        "rotation_G_change": lambda value: value < 1e-10,          # G identical for the 180-degree-rotated map
+        "mirror_G_change": lambda value: value < 1e-10,            # ... and for the mirrored maps
+        "generic_G_change": lambda value: value > 1e-3,            # while a generic change of the map shows
     },
     "07_cost_landscape": {
         "minimum_offset": lambda value: value < 0.05,
+        "map_local_minima": lambda value: value == 1,              # full G(flux, E) map: one smooth minimum
+        "sparse_local_minima": lambda value: value >= 2,           # E = 0, 4 fluxes: a false minimum appears
+        "false_minimum_distance": lambda value: value > 0.3,
+        "dense_local_minima": lambda value: value == 1,            # E = 0, dense and wide flux mesh: one again
+        "angle_minimum_offset": lambda value: value < 0.05,        # radians
+        "free_image_cost": lambda value: value < 1e-20,            # mirror images: exact minima without the notch
+        "notched_image_cost": lambda value: value > 1e-10,         # ... and not with it
     },
     "08_fourier_reverse_modelling": {
         "mse_reduction": lambda value: value > 5,
