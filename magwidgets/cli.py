@@ -5,6 +5,8 @@
     magwidgets example [--output seed000_fingerprint.png]   # the seed 000 fingerprint: printed and plotted
     magwidgets design CONFIG.toml [--resume] [--output results.npz] [--steps N]
                                                             # a headless design run with a progress bar
+    magwidgets design CONFIG.toml --coordinator HOST:PORT --num-processes N --process-id I
+                                                            # the same, as process I of N under jax.distributed
 """
 from __future__ import annotations
 
@@ -148,6 +150,10 @@ def main(argv: list[str] | None = None) -> int:
     design.add_argument("--resume", action="store_true", help="continue from the run's checkpoint")
     design.add_argument("--output", help="results archive (default: run.output in the config)")
     design.add_argument("--steps", type=int, help="total steps (default: run.steps in the config)")
+    design.add_argument("--coordinator", metavar="HOST:PORT",
+                        help="join a jax.distributed run whose process 0 listens here (every process: same config)")
+    design.add_argument("--num-processes", type=int, metavar="N", help="processes in the jax.distributed run")
+    design.add_argument("--process-id", type=int, metavar="I", help="this process's rank, 0..N-1 (0 writes files)")
     dashboard = commands.add_parser("dashboard", help="serve the Voila dashboard (the seed 000 defect example)")
     dashboard.add_argument("--port", type=int, help="port (default: a free one)")
     dashboard.add_argument("--ip", default="127.0.0.1", help="address to listen on (0.0.0.0 to serve a class)")
@@ -159,6 +165,20 @@ def main(argv: list[str] | None = None) -> int:
         print("serving the magwidgets dashboard:", " ".join(command[2:]), file=sys.stderr)
         return subprocess.call(command, env=dashboard_environment())
     if args.command == "design":
+        distributed = (args.coordinator, args.num_processes, args.process_id)
+        if any(value is not None for value in distributed):
+            if None in distributed:
+                parser.error("--coordinator, --num-processes and --process-id go together")
+            from .core.sharding import initialize_distributed  # before anything touches a device
+
+            try:
+                initialize_distributed(*distributed)
+            except ValueError as error:
+                parser.error(str(error))
+            import jax
+
+            print(f"jax.distributed: process {args.process_id} of {args.num_processes}, {jax.device_count()} devices "
+                  f"in all ({jax.local_device_count()} here); process 0 writes the files", file=sys.stderr)
         return run_design(args.config, args.resume, args.output, args.steps)
     if args.command in (None, "example"):
         seed000_example(getattr(args, "output", "seed000_fingerprint.png"))

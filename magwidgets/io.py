@@ -42,7 +42,14 @@ def _flatten(prefix: str, tree) -> dict:
 
 
 def save_npz_atomically(path: str, compressed: bool = False, **arrays) -> None:
-    """Write an ``.npz`` next to ``path`` and rename it into place: a killed write leaves the old file intact."""
+    """Write an ``.npz`` next to ``path`` and rename it into place: a killed write leaves the old file intact.
+
+    Under ``jax.distributed`` only process 0 writes (every process holds the same gathered results).
+    """
+    from .core.sharding import writes_files
+
+    if not writes_files():
+        return
     temporary = f"{path}.tmp-{os.getpid()}.npz"
     (np.savez_compressed if compressed else np.savez)(temporary, **arrays)
     os.replace(temporary, path)

@@ -20,6 +20,8 @@ import numpy as np
 
 from .leads import LeadSelfEnergies, lead_self_energies
 from .rgf import rgf_green_columns, rgf_transmission_block
+from .sharding import (BATCH, DEVICE_CHOICES, batch_mesh, gathered, map_batch, pad_batch, padded_length, place,
+                       replicate)
 from .transfer import transmission_amplitudes
 from .wire import Wire, onsite_blocks, x_hopping
 
@@ -107,6 +109,17 @@ def _conductance_points(wire: Wire, solver: str, precision: str, onsite, theta, 
     return jax.vmap(one_point)(flux, energy, leads.left, leads.right, leads.coupling_left, leads.coupling_right)
 
 
+@partial(jax.jit, static_argnames=("wire", "solver", "precision", "mesh", "n_points"))
+def _sharded_conductance_points(wire: Wire, solver: str, precision: str, mesh, n_points: int, onsite, theta, flux,
+                                energy, leads: LeadSelfEnergies):
+    """:func:`_conductance_points` with the padded points split over ``mesh``; the first ``n_points``, everywhere."""
+    def local(onsite, theta, flux, energy, leads):
+        return _conductance_points(wire, solver, precision, onsite, theta, flux, energy, leads)
+
+    values = map_batch(local, mesh, replicated=2, batched=3, out_specs=BATCH)(onsite, theta, flux, energy, leads)
+    return gathered(values[:n_points], mesh)
+
+
 def _trim_closed_channels(leads: LeadSelfEnergies) -> LeadSelfEnergies:
     """Keep only as many coupling columns as the most open channels on the grid (at least one).
 
@@ -163,6 +176,30 @@ def grid_conductance(
     return _conductance_points(wire, solver, precision, onsite, theta, grid.flux, grid.energy, grid.leads)
 
 
+def _sweep_mesh(devices: str, grid: SweepGrid, *fields):
+    """The mesh a sweep's points are spread over (see :mod:`magwidgets.core.sharding`), or None for one device."""
+    if devices not in DEVICE_CHOICES:
+        raise ValueError(f"devices must be one of {DEVICE_CHOICES}, got {devices!r}.")
+    if devices == "one" or jax.device_count() == 1:
+        return None
+    if _is_traced(grid.flux) or _is_traced(grid.energy):
+        if devices == "all":
+            raise ValueError("devices='all' needs concrete flux and energy (their leads are computed on the host).")
+        return None
+    # Under someone else's jit the placement is theirs to choose; "auto" leaves traced calls alone.
+    if devices == "auto" and any(_is_traced(field) for field in fields):
+        return None
+    return batch_mesh(grid.flux.shape[0], devices)
+
+
+def _sharded_grid_conductance(wire: Wire, onsite, theta, grid: SweepGrid, mesh, solver: str, precision: str):
+    n_points = grid.flux.shape[0]
+    flux, energy, leads = place(pad_batch(tuple(grid), padded_length(n_points, mesh)), mesh, BATCH)
+    onsite, theta = (None if value is None else value if _is_traced(value) else replicate(value, mesh)
+                     for value in (onsite, theta))
+    return _sharded_conductance_points(wire, solver, precision, mesh, n_points, onsite, theta, flux, energy, leads)
+
+
 def conductance(
     wire: Wire,
     onsite,
@@ -172,6 +209,7 @@ def conductance(
     *,
     solver: str = "transfer",
     precision: str = "double",
+    devices: str = "auto",
 ) -> jnp.ndarray:
     """Two-terminal Landauer conductance G = Tr t^dag t in units of e^2/h (seed 004 eq. 4).
 
@@ -189,6 +227,12 @@ def conductance(
     solver : {"transfer", "rgf"}
         Transfer-matrix method (fast) or recursive Green's function (reference); they agree to ~1e-10.
     precision : {"double", "single"}
+    devices : {"auto", "all", "one"}
+        Where the (flux, energy) points run. ``"auto"`` (default): split them over every device (of every process
+        under ``jax.distributed``) when there is more than one and the call is not inside a jit, else the default
+        device; ``"all"``: always split (flux and energy must be concrete); ``"one"``: the default device. A
+        split sweep equals the one-device result (padding repeats the last point and is dropped; see
+        :mod:`magwidgets.core.sharding`); with one device nothing changes.
 
     Returns
     -------
@@ -199,6 +243,9 @@ def conductance(
     onsite = _check_site_array(wire, onsite, "onsite")
     theta = _check_theta(wire, theta)
     grid, shape = sweep_grid(wire, flux, energy)
+    mesh = _sweep_mesh(devices, grid, onsite, theta)
+    if mesh is not None:
+        return _sharded_grid_conductance(wire, onsite, theta, grid, mesh, solver, precision).reshape(shape)
     return grid_conductance(wire, onsite, theta, grid, solver=solver, precision=precision).reshape(shape)
 
 

@@ -23,6 +23,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..core.sharding import (AXIS, BATCH, DEVICE_CHOICES, batch_mesh, gathered, map_batch, pad_batch, padded_length,
+                             replicate)
 from ..io import save_npz_atomically
 from .losses import Loss
 from .objectives import TransportObjective
@@ -113,6 +115,28 @@ def _advance(objective, optimizer: Optimizer, chunk: int, state: StepState, data
     return jax.lax.fori_loop(0, n_steps, body, (state, buffers))
 
 
+# Several devices: the starts are independent, so each device runs _start/_advance unchanged on its slice of the
+# (padded) start axis and the result is gathered back onto every device (see magwidgets.core.sharding).
+@partial(jax.jit, static_argnames=("objective", "optimizer", "mesh"))
+def _start_sharded(objective, optimizer: Optimizer, mesh, params, data) -> StepState:
+    n_starts = jax.tree_util.tree_leaves(params)[0].shape[0]
+    local = map_batch(lambda data, params: _start(objective, optimizer, params, data), mesh, replicated=1,
+                      batched=1, out_specs=BATCH)
+    state = local(data, pad_batch(params, padded_length(n_starts, mesh)))
+    return gathered(jax.tree_util.tree_map(lambda v: v[:n_starts], state), mesh)
+
+
+@partial(jax.jit, static_argnames=("objective", "optimizer", "chunk", "mesh"))
+def _advance_sharded(objective, optimizer: Optimizer, chunk: int, mesh, state: StepState, data, n_steps):
+    n_starts = state.loss.shape[0]
+    local = map_batch(lambda data, n_steps, state: _advance(objective, optimizer, chunk, state, data, n_steps), mesh,
+                      replicated=2, batched=1, out_specs=(BATCH, jax.sharding.PartitionSpec(None, AXIS)))
+    state, buffers = local(data, n_steps, pad_batch(state, padded_length(n_starts, mesh)))
+    state = jax.tree_util.tree_map(lambda v: v[:n_starts], state)
+    buffers = jax.tree_util.tree_map(lambda v: v[:, :n_starts], buffers)
+    return gathered((state, buffers), mesh)
+
+
 def _fingerprint(objective, optimizer: Optimizer, seed: int, n_starts: int, data, initial_params) -> str:
     """Identify a run: everything that determines its trajectory (the lead data is derived, so left out)."""
     digest = hashlib.sha256()
@@ -165,7 +189,10 @@ class Design(RunControl):
     seed : int
         Seeds the initial guesses (``objective.init``); the run is otherwise deterministic.
     n_starts : int
-        Number of initial guesses optimised together (vmapped); the best one is reported, all are kept.
+        Number of initial guesses optimised together (vmapped); the best one is reported, all are kept. With
+        several starts and several devices (all processes' under ``jax.distributed``), the starts are split over
+        the devices (:mod:`magwidgets.core.sharding`): each device advances its own starts, and the run equals
+        the one-device run.
     initial_params : pytree, optional
         Starting parameters instead of ``objective.init``; with several starts, a leading axis of n_starts.
     snapshot_every : int
@@ -181,13 +208,15 @@ class Design(RunControl):
         Stop when the best cost has not improved by more than ``min_delta`` for ``patience`` steps.
     callbacks : sequence of callable(Snapshot) -> bool | None
         Called with every snapshot; returning False stops the run.
+    devices : {"auto", "all", "one"}
+        ``"one"`` keeps every start on the default device; ``"auto"`` and ``"all"`` split them (see n_starts).
     """
 
     def __init__(self, objective, data, optimizer: Optimizer = Optimizer(), *, seed: int = 0, n_starts: int = 1,
                  initial_params=None, snapshot_every: int = 10, checkpoint: Optional[str] = None,
                  checkpoint_every: Optional[int] = None, checkpoint_seconds: Optional[float] = None,
                  resume: bool = False, tolerance: Optional[float] = None, patience: Optional[int] = None,
-                 min_delta: float = 0.0, callbacks: Sequence[Callable] = ()) -> None:
+                 min_delta: float = 0.0, callbacks: Sequence[Callable] = (), devices: str = "auto") -> None:
         if n_starts < 1:
             raise ValueError(f"n_starts must be >= 1, got {n_starts}")
         if snapshot_every < 1:
@@ -206,12 +235,17 @@ class Design(RunControl):
         self.callbacks = list(callbacks)
         super().__init__()
         self._saved_step: Optional[int] = None
+        # The starts' mesh (None on one device or with one start) and the data copied onto every device of it.
+        if devices not in DEVICE_CHOICES:
+            raise ValueError(f"devices must be one of {DEVICE_CHOICES}, got {devices!r}")
+        self.mesh = batch_mesh(self.n_starts, devices) if self.n_starts > 1 else None
+        self._placed_data = data if self.mesh is None else replicate(data, self.mesh)
         self.fingerprint = _fingerprint(objective, optimizer, self.seed, self.n_starts, data, initial_params)
         params = self._initial_params(initial_params)
         if resume:
             self._load(checkpoint, params)
         else:
-            self.state = _start(objective, optimizer, params, data)
+            self.state = self._start_state(params)
             if not np.all(np.isfinite(np.asarray(self.state.loss))):
                 raise ValueError("the cost at the initial parameters is not finite; check the initial guess and "
                                  "the target")
@@ -236,9 +270,21 @@ class Design(RunControl):
         return tree
 
     # -- the loop -----------------------------------------------------------------------------------------------
+    def _start_state(self, params) -> StepState:
+        if self.mesh is None:
+            return _start(self.objective, self.optimizer, params, self.data)
+        return _start_sharded(self.objective, self.optimizer, self.mesh, replicate(params, self.mesh),
+                              self._placed_data)
+
+    def _advance_chunk(self, n_steps: int):
+        if self.mesh is None:
+            return _advance(self.objective, self.optimizer, self.snapshot_every, self.state, self.data, n_steps)
+        return _advance_sharded(self.objective, self.optimizer, self.snapshot_every, self.mesh, self.state,
+                                self._placed_data, n_steps)
+
     def compile(self) -> None:
         """Compile the step chunk now with a zero-step call, so that a live display's first Run starts at once."""
-        jax.block_until_ready(_advance(self.objective, self.optimizer, self.snapshot_every, self.state, self.data, 0))
+        jax.block_until_ready(self._advance_chunk(0))
 
     def snapshot(self, steps_per_second: float = 0.0, status: str = "running") -> Snapshot:
         losses = np.asarray(self.state.loss)
@@ -269,8 +315,7 @@ class Design(RunControl):
             if self.checkpoint_every:
                 n_steps = min(n_steps, self.checkpoint_every - self.step % self.checkpoint_every)
             started = time.perf_counter()
-            self.state, buffers = _advance(self.objective, self.optimizer, self.snapshot_every, self.state,
-                                           self.data, n_steps)
+            self.state, buffers = self._advance_chunk(n_steps)
             jax.block_until_ready(self.state.loss)
             elapsed = time.perf_counter() - started
             self.wall_time += elapsed
@@ -361,6 +406,8 @@ class Design(RunControl):
             if [leaf.shape for leaf in leaves] != [shape.shape for shape in shapes]:
                 raise ValueError(f"{path}: the stored state does not match this problem's shapes")
             self.state = jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(structure), leaves)
+            if self.mesh is not None:
+                self.state = replicate(self.state, self.mesh)
             self._history = [{name: archive[f"history_{name}"] for name in meta["history"]}]
         self.step, self.wall_time = int(meta["step"]), float(meta["wall_time"])
 
@@ -398,7 +445,7 @@ def fit(wire, target, flux, energy, *, params, loss=Loss(), optimizer=Optimizer(
     **driver
         Passed to :class:`Design`: ``n_starts``, ``initial_params``, ``snapshot_every``, ``checkpoint``,
         ``checkpoint_every``, ``checkpoint_seconds``, ``resume``, ``tolerance``, ``patience``, ``min_delta``,
-        ``callbacks``.
+        ``callbacks``, ``devices``.
     """
     loss = Loss(loss) if isinstance(loss, str) else loss
     optimizer = Optimizer(optimizer) if isinstance(optimizer, str) else optimizer
