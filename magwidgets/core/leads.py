@@ -37,6 +37,14 @@ from .wire import Wire
 PROPAGATING_TOLERANCE = 1e-9
 #: Propagating eigenvalues closer than this are treated as degenerate and rotated to diagonalise the current.
 DEGENERACY_TOLERANCE = 1e-7
+#: A right- and a left-going mode on the unit circle closer than this (lambda = exp(+-i k) with 2 k < 2e-6, or
+#: exp(+-kappa)) mean an energy within ~1e-12 t of a subband threshold: LAPACK resolves such a coalescing pair
+#: only to ~sqrt(eps) ~ 1e-8, which misclassifies channels (G off by 1 at 1e-15 t, by 1e-6 at 1e-14 t).
+COALESCENCE_TOLERANCE = 2e-6
+#: Energies farther than this many t from ``lead_onsite`` lie far outside the lead's band |E - lead_onsite| <= 4t
+#: (the field cannot widen it); there the transfer matrix's eigenvalues span ~(E/t)^2, beyond what LAPACK can
+#: separate for |E| >~ 1e8 t, so Sigma is found from its Dyson equation instead.
+FAR_FROM_BAND = 16.0
 
 
 class LeadSelfEnergies(NamedTuple):
@@ -85,10 +93,17 @@ def square_lead_point(wire: Wire, flux: float, energy: float) -> tuple[np.ndarra
     Raises
     ------
     ValueError
-        If the energy sits on a subband threshold (a Jordan block: modes cannot be separated into left- and
-        right-going), so the caller can move the energy by a small amount.
+        If the energy sits on a subband threshold or within ~1e-12 t of one (a Jordan block: modes cannot be
+        separated into left- and right-going), so the caller can move the energy by a small amount.
+
+    Notes
+    -----
+    Far outside the band (``|E - lead_onsite| > FAR_FROM_BAND * t``) no channel is open and the self-energies
+    come from :func:`_evanescent_self_energies`.
     """
     n = wire.slice_size
+    if abs(energy - wire.lead_onsite) > FAR_FROM_BAND * wire.hopping:
+        return (*_evanescent_self_energies(wire, flux, energy), 0)
     h0, v = _lead_hamiltonian(wire, flux)
     vd = np.conj(v)
     transfer = np.zeros((2 * n, 2 * n), complex)
@@ -117,6 +132,14 @@ def square_lead_point(wire: Wire, flux: float, energy: float) -> tuple[np.ndarra
         modes[:, group] = rotated
         right_going[group] = currents > 0
         left_going[group] = currents < 0
+    near_circle = np.abs(magnitude - 1) < 1e-4
+    right_near, left_near = np.flatnonzero(right_going & near_circle), np.flatnonzero(left_going & near_circle)
+    if right_near.size and left_near.size and \
+            np.min(np.abs(lam[right_near][:, None] - lam[left_near][None, :])) < COALESCENCE_TOLERANCE:
+        raise ValueError(
+            f"energy {energy!r} at flux {flux!r} lies within ~1e-12 t of a subband threshold of the lead (a mode "
+            "with almost zero velocity, which double precision cannot resolve); move the energy by ~1e-9 t."
+        )
     if right_going.sum() != n or left_going.sum() != n:
         raise ValueError(
             f"could not split the lead modes at energy {energy!r}, flux {flux!r} into {n} left- and {n} right-going "
@@ -131,6 +154,29 @@ def square_lead_point(wire: Wire, flux: float, energy: float) -> tuple[np.ndarra
     f_right = bloch_matrix(right_going, lam)
     f_left = bloch_matrix(left_going, 1 / lam)
     return v[:, None] * f_left, vd[:, None] * f_right, n_open
+
+
+def _evanescent_self_energies(wire: Wire, flux: float, energy: float) -> tuple[np.ndarray, np.ndarray]:
+    """(Sigma_L, Sigma_R) far outside the band, from the Dyson equations of the semi-infinite leads,
+
+        Sigma_L = V (E - H_0 - Sigma_L)^{-1} V^dag,    Sigma_R = V^dag (E - H_0 - Sigma_R)^{-1} V,
+
+    iterated from Sigma = 0. Every mode decays at least as fast as |lambda| <= 0.08 per slice when
+    ``|E - lead_onsite| > 16 t``, and the iteration error shrinks by |lambda|^2 per step.
+    """
+    h0, v = _lead_hamiltonian(wire, flux)
+    shifted = energy * np.eye(wire.slice_size) - h0
+    sigmas = []
+    for into, out_of in ((v, np.conj(v)), (np.conj(v), v)):
+        sigma = np.zeros_like(h0)
+        for _ in range(100):
+            new = into[:, None] * np.linalg.inv(shifted - sigma) * out_of[None, :]
+            converged = np.max(np.abs(new - sigma)) <= 1e-15 * np.max(np.abs(new))
+            sigma = new
+            if converged:
+                break
+        sigmas.append(sigma)
+    return sigmas[0], sigmas[1]
 
 
 def ideal_lead_point(wire: Wire) -> tuple[np.ndarray, int]:

@@ -66,19 +66,25 @@ class Wire:
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"Wire {name} must be an integer >= 1, got {value!r}.")
             object.__setattr__(self, name, int(value))
-        if self.lead not in LEAD_KINDS:
+        if not isinstance(self.lead, str) or self.lead not in LEAD_KINDS:
             raise ValueError(f"Wire lead must be one of {LEAD_KINDS}, got {self.lead!r}.")
         for name in ("hopping", "lead_onsite", "exchange"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float, np.floating, np.integer)) or not math.isfinite(value):
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) \
+                    or not math.isfinite(value):
                 raise ValueError(f"Wire {name} must be a finite real number, got {value!r}.")
             object.__setattr__(self, name, float(value))
         if self.hopping <= 0:
             raise ValueError(f"Wire hopping must be > 0 (it is the energy unit t), got {self.hopping!r}.")
+        if not isinstance(self.spin, (bool, np.bool_)):
+            raise ValueError(f"Wire spin must be True or False, got {self.spin!r}.")
         object.__setattr__(self, "spin", bool(self.spin))
         if self.exchange != 0 and not self.spin:
             raise ValueError("Wire exchange J is only meaningful with spin=True.")
-        wave_numbers = np.atleast_1d(np.asarray(self.lead_k, dtype=float))
+        try:
+            wave_numbers = np.atleast_1d(np.asarray(self.lead_k, dtype=float))
+        except (TypeError, ValueError):
+            wave_numbers = np.zeros(0)  # not real numbers: reported as the wrong count below
         expected = 2 if self.spin else 1
         if wave_numbers.shape == (1,) and self.spin:
             wave_numbers = np.repeat(wave_numbers, 2)
