@@ -153,12 +153,29 @@ def _read_potential_npy(name: str, data: bytes, shape: tuple[int, int]) -> np.nd
         raise ValueError(f"{name} is not a readable .npy file ({error}); {expected}") from None
 
 
+def _utf8_text(data: bytes) -> str:
+    """The UTF-8 text of uploaded bytes (a byte-order mark, as spreadsheets write it, is dropped).
+
+    Raises ValueError saying what the bytes are instead: UTF-16 (a spreadsheet's "Unicode text"), or not text.
+    """
+    data = bytes(data)
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise ValueError("not text in UTF-8 but in UTF-16 (a spreadsheet's \"Unicode text\"; save it as \"CSV UTF-8\")")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = None
+    if text is None or "\x00" in text:
+        raise ValueError("not text (binary data, or an encoding other than UTF-8)")
+    return text
+
+
 def _read_potential_csv(name: str, data: bytes, shape: tuple[int, int]) -> np.ndarray:
     expected = _expected_potential(shape)
     try:
-        text = data.decode("utf-8-sig")  # -sig: spreadsheet programs often start the file with a byte-order mark
-    except UnicodeDecodeError:
-        raise ValueError(f"{name} is not a text file; {expected}") from None
+        text = _utf8_text(data)
+    except ValueError as error:
+        raise ValueError(f"{name} is {error}; {expected}") from None
     rows = []
     for line_number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -250,6 +267,8 @@ MAX_IMAGE_PIXELS = 25_000_000
 _FIELD_UNITS = ("flux", "tesla")
 _CONDUCTANCE_UNITS = ("e2/h", "siemens")
 _DELIMITER = re.compile(r"\s*[,;]\s*|\s+")
+#: A cell starting with one of these is a formula to a spreadsheet (OWASP "CSV injection"); never a column name.
+_FORMULA_STARTS = ("=", "+", "-", "@")
 
 
 def _csv_rows(data: bytes) -> tuple[Optional[list[str]], np.ndarray]:
@@ -257,11 +276,9 @@ def _csv_rows(data: bytes) -> tuple[Optional[list[str]], np.ndarray]:
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise ValueError(f"expected the file's bytes, got {type(data).__name__}")
     try:
-        text = bytes(data).decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ValueError("not text: expected a UTF-8 table of (field, conductance) rows") from None
-    if "\x00" in text:
-        raise ValueError("not text: expected a UTF-8 table of (field, conductance) rows")
+        text = _utf8_text(data)
+    except ValueError as error:
+        raise ValueError(f"{error}: expected a UTF-8 table of (field, conductance) rows") from None
     header, rows = None, []
     lines = [(number, line.strip()) for number, line in enumerate(text.splitlines(), start=1)]
     for number, line in lines:
@@ -274,6 +291,10 @@ def _csv_rows(data: bytes) -> tuple[Optional[list[str]], np.ndarray]:
             row = [float(field) for field in fields]
         except ValueError:
             if header is None and not rows:
+                formula = next((field for field in fields if field.lstrip("\"'")[:1] in _FORMULA_STARTS), None)
+                if formula is not None:
+                    raise ValueError(f"line {number}: {formula[:30]!r} looks like a spreadsheet formula; expected a "
+                                     "header of column names, then numbers") from None
                 header = fields
                 continue
             raise ValueError(f"line {number}: expected numbers separated by commas, semicolons, tabs or spaces, "
@@ -351,7 +372,8 @@ def read_conductance_csv(data: bytes, flux: np.ndarray, *, field_unit: str = "fl
     field, conductance = rows[:, 0], rows[:, 1]
     if not (np.all(np.isfinite(field)) and np.all(np.isfinite(conductance))):
         row = int(np.flatnonzero(~(np.isfinite(field) & np.isfinite(conductance)))[0])
-        raise ValueError(f"data row {row + 1}: expected finite numbers, got {field[row]!r}, {conductance[row]!r}")
+        raise ValueError(f"data row {row + 1}: expected finite numbers, got {float(field[row])!r}, "
+                         f"{float(conductance[row])!r}")
     if field_unit == "tesla":
         field = field * (lattice_constant_nm * 1e-9) ** 2 / FLUX_QUANTUM_WB
     if conductance_unit == "siemens":
@@ -415,7 +437,9 @@ def trace_silhouette(data: bytes, n_points: int, conductance_range: tuple[float,
     ------
     ValueError
         Not an image; more than 25 megapixels (checked before decoding: a small file can unpack into a huge
-        image); an image smaller than 2 x 2; no dark region (a blank picture).
+        image); an image smaller than 2 x 2; no dark region (a blank picture); no light sky (more than a third of
+        the top tenth of the image dark: an inverted or dark photograph); no solid object (less than half of the
+        pixels below the traced edge dark: noise or a photograph).
     """
     from PIL import Image
 
@@ -452,6 +476,15 @@ def trace_silhouette(data: bytes, n_points: int, conductance_range: tuple[float,
     has_dark = dark.any(axis=0)
     columns = np.flatnonzero(has_dark)
     top_row = np.argmax(dark, axis=0)[columns]
+    sky = dark[: max(1, height // 10)].mean()
+    if sky > 1 / 3:
+        raise ValueError(f"the top of the image is dark ({100 * sky:.0f} % of its top tenth, at most a third may be): "
+                         "expected a dark object against a light sky above it (an inverted or dark photograph has "
+                         "no sky)")
+    solid = dark.sum() / np.sum(height - top_row)
+    if solid < 0.5:
+        raise ValueError(f"the dark region is not a solid object (only {100 * solid:.0f} % dark below its top edge): "
+                         "expected a dark silhouette against a light sky, not a photograph or noise")
     height_fraction = (height - 1 - top_row) / (height - 1)
     edge = np.interp(np.arange(width), columns, height_fraction)
     position = np.linspace(0, width - 1, int(n_points))

@@ -68,14 +68,24 @@ def show_message(line: widgets.HTML, text: str, kind: str = "error") -> None:
 def read_upload(upload: widgets.FileUpload, max_bytes: int = MAX_UPLOAD_BYTES) -> Optional[tuple[str, bytes]]:
     """The (name, bytes) of the last file given to ``upload``, or None when there is none.
 
-    Raises ValueError for a file larger than ``max_bytes``: uploads come from anyone on a class server.
+    Raises ValueError for a file larger than ``max_bytes``: uploads come from anyone on a class server. The size
+    is checked before a byte is copied, on both the size the browser states and the content actually sent (a
+    forged message can state 10 bytes and send 100 MB).
     """
     if not upload.value:
         return None
     entry = upload.value[-1]
-    if int(entry["size"]) > max_bytes:
-        raise ValueError(f"{entry['name']} is {int(entry['size']) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB")
-    return entry["name"], bytes(entry["content"])
+    name = str(entry.get("name", "the file"))
+    try:
+        content = memoryview(entry["content"])
+    except (KeyError, TypeError):
+        raise ValueError(f"{name}: the upload carried no file content") from None
+    stated = entry.get("size")
+    stated = stated if isinstance(stated, (int, float)) and not isinstance(stated, bool) and stated == stated else 0
+    size = max(float(stated), content.nbytes)
+    if size > max_bytes:
+        raise ValueError(f"{name} is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB")
+    return name, content.tobytes()
 
 
 def download_link(data: bytes, filename: str, label: str, mime: str = "application/octet-stream") -> str:
