@@ -1,9 +1,9 @@
 """The ``magwidgets`` command.
 
-    magwidgets dashboard [--port N] [--ip 0.0.0.0] [--pool K] [--no-browser]
+    magwidgets dashboard [--port N] [--ip 0.0.0.0] [--pool K] [--slots S] [--no-browser]
                                                             # the Voila dashboard (seed 000 defect example)
     magwidgets example [--output seed000_fingerprint.png]   # the seed 000 fingerprint: printed and plotted
-    magwidgets design CONFIG.toml [--resume] [--output results.npz] [--steps N]
+    magwidgets design CONFIG.toml [--resume | --restart] [--output results.npz] [--steps N]
                                                             # a headless design run with a progress bar
     magwidgets design CONFIG.toml --coordinator HOST:PORT --num-processes N --process-id I
                                                             # the same, as process I of N under jax.distributed
@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
@@ -67,10 +70,19 @@ def _progress(total: int, stream=sys.stderr):
     return show
 
 
-def run_design(config_path: str, resume: bool = False, output: str | None = None, steps: int | None = None) -> int:
-    """Run (or resume) the design described by a TOML config and write its results archive."""
+CHECKPOINT_SECONDS = 30.0  # a killed run loses at most this much work when its config sets no interval
+
+
+def run_design(config_path: str, resume: bool = False, output: str | None = None, steps: int | None = None,
+               restart: bool = False) -> int:
+    """Run (or resume) the design described by a TOML config and write its results archive.
+
+    The run checkpoints to ``OUTPUT.checkpoint.npz`` (every :data:`CHECKPOINT_SECONDS` unless the config says
+    otherwise). Started again after being killed, it offers to resume: a question on a terminal, else exit code 2
+    asking for ``--resume`` (continue) or ``--restart`` (start over).
+    """
     from .design.config import load_config
-    from .design.driver import Design
+    from .design.driver import Design, checkpoint_step
     from .io import save_design_result
 
     try:
@@ -81,6 +93,16 @@ def run_design(config_path: str, resume: bool = False, output: str | None = None
     output = output or config.output
     total = steps or config.steps
     checkpoint = output + ".checkpoint.npz"
+    if not (config.driver.get("checkpoint_every") or config.driver.get("checkpoint_seconds")):
+        config.driver["checkpoint_seconds"] = CHECKPOINT_SECONDS
+    saved = checkpoint_step(checkpoint) if not (resume or restart) and os.path.exists(checkpoint) else None
+    if saved is not None and saved < total:
+        question = f"{checkpoint} holds an unfinished run at step {saved} of {total}"
+        if not sys.stdin.isatty():
+            print(f"magwidgets design: {question}; pass --resume to continue it or --restart to start over",
+                  file=sys.stderr)
+            return 2
+        resume = input(f"{question}. Resume it? [Y/n] ").strip().lower() in ("", "y", "yes")
     try:
         design = Design(config.objective, config.data, config.optimizer, seed=config.seed, checkpoint=checkpoint,
                         resume=resume, callbacks=[_progress(total)], **config.driver)
@@ -125,7 +147,7 @@ def dashboard_command(port: int | None = None, pool: int = 0, ip: str = "127.0.0
     if pool < 0:
         raise ValueError(f"--pool must be >= 0, got {pool}")
     command = [sys.executable, "-m", "voila", str(DASHBOARD_NOTEBOOK), f"--port={port or free_port()}",
-               f"--Voila.ip={ip}", "--Voila.port_retries=0", "--show_tracebacks=True",
+               f"--Voila.ip={ip}", "--Voila.port_retries=0", "--show_tracebacks=False", "--strip_sources=True",
                f"--MappingKernelManager.cull_idle_timeout={int(idle_minutes * 60)}",
                "--MappingKernelManager.cull_interval=60"]
     if pool:
@@ -135,9 +157,22 @@ def dashboard_command(port: int | None = None, pool: int = 0, ip: str = "127.0.0
     return command
 
 
-def dashboard_environment() -> dict:
-    """The kernels' environment: one JAX process per visitor must not grab 75 % of a GPU's memory each."""
-    return dict(os.environ, XLA_PYTHON_CLIENT_PREALLOCATE="false")
+def dashboard_environment(slots: Optional[int] = None) -> dict:
+    """The kernels' environment.
+
+    One JAX process per visitor must not grab 75 % of a GPU's memory each; the kernels share ``slots`` compute
+    slots (default: one per CPU core) through a private folder (:mod:`magwidgets.design.slots`); visitors see
+    autosaves by code only (:mod:`magwidgets.design.autosave`).
+    """
+    from .design.autosave import SERVED_ENVIRONMENT
+    from .design.slots import SLOTS_ENVIRONMENT
+
+    slots = slots or os.cpu_count() or 1
+    if slots < 1:
+        raise ValueError(f"--slots must be >= 1, got {slots}")
+    folder = tempfile.mkdtemp(prefix="magwidgets-slots-")  # mode 0700: only this server's kernels queue here
+    return dict(os.environ, XLA_PYTHON_CLIENT_PREALLOCATE="false", **{SLOTS_ENVIRONMENT: f"{slots}:{folder}",
+                                                                      SERVED_ENVIRONMENT: "1"})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,7 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     example.add_argument("--output", default="seed000_fingerprint.png", help="PNG file for the plot")
     design = commands.add_parser("design", help="run an inverse design from a TOML config (see examples/)")
     design.add_argument("config", help="the run's TOML config")
-    design.add_argument("--resume", action="store_true", help="continue from the run's checkpoint")
+    restarting = design.add_mutually_exclusive_group()
+    restarting.add_argument("--resume", action="store_true", help="continue from the run's checkpoint")
+    restarting.add_argument("--restart", action="store_true", help="start over, replacing an unfinished run")
     design.add_argument("--output", help="results archive (default: run.output in the config)")
     design.add_argument("--steps", type=int, help="total steps (default: run.steps in the config)")
     design.add_argument("--coordinator", metavar="HOST:PORT",
@@ -158,12 +195,20 @@ def main(argv: list[str] | None = None) -> int:
     dashboard.add_argument("--port", type=int, help="port (default: a free one)")
     dashboard.add_argument("--ip", default="127.0.0.1", help="address to listen on (0.0.0.0 to serve a class)")
     dashboard.add_argument("--pool", type=int, default=0, help="preheated kernels kept ready for new visitors")
+    dashboard.add_argument("--slots", type=int, help="design runs computing at once; the rest queue (default: "
+                                                     "one per CPU core)")
     dashboard.add_argument("--no-browser", action="store_true", help="do not open a browser")
     args = parser.parse_args(argv)
     if args.command == "dashboard":
+        from .design.slots import SLOTS_ENVIRONMENT
+
         command = dashboard_command(args.port, args.pool, args.ip, not args.no_browser)
         print("serving the magwidgets dashboard:", " ".join(command[2:]), file=sys.stderr)
-        return subprocess.call(command, env=dashboard_environment())
+        environment = dashboard_environment(args.slots)
+        try:
+            return subprocess.call(command, env=environment)
+        finally:
+            shutil.rmtree(environment[SLOTS_ENVIRONMENT].partition(":")[2], ignore_errors=True)
     if args.command == "design":
         distributed = (args.coordinator, args.num_processes, args.process_id)
         if any(value is not None for value in distributed):
@@ -179,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
 
             print(f"jax.distributed: process {args.process_id} of {args.num_processes}, {jax.device_count()} devices "
                   f"in all ({jax.local_device_count()} here); process 0 writes the files", file=sys.stderr)
-        return run_design(args.config, args.resume, args.output, args.steps)
+        return run_design(args.config, args.resume, args.output, args.steps, args.restart)
     if args.command in (None, "example"):
         seed000_example(getattr(args, "output", "seed000_fingerprint.png"))
     return 0

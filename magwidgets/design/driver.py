@@ -152,6 +152,15 @@ def _to_numpy(tree):
     return jax.tree_util.tree_map(np.asarray, tree)
 
 
+def checkpoint_step(path: str) -> Optional[int]:
+    """The step a checkpoint written by :meth:`Design.save` holds, or None if there is no readable one."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return int(json.loads(str(archive["meta"]))["step"])
+    except (OSError, KeyError, ValueError):
+        return None
+
+
 class RunControl:
     """Pause, unpause and stop a driver loop from another thread (the contract :class:`LiveRun` relies on).
 
@@ -176,6 +185,14 @@ class RunControl:
     @property
     def paused(self) -> bool:
         return not self._running.is_set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop_requested
+
+    def wait_while_paused(self) -> None:
+        """Block until the loop is unpaused or stopped."""
+        self._running.wait()
 
 
 class Design(RunControl):

@@ -14,8 +14,9 @@ import traceback
 from typing import Callable, Optional
 
 from .driver import Design, Snapshot
+from .slots import ComputeSlots
 
-STATES = ("idle", "compiling", "ready", "running", "paused", "stopped", "finished", "failed")
+STATES = ("idle", "queued", "compiling", "ready", "running", "paused", "stopped", "finished", "failed")
 
 
 class LiveRun:
@@ -33,16 +34,24 @@ class LiveRun:
         Told every state change (one of :data:`STATES`) with a message (the error text when "failed").
     min_interval : float
         Seconds between rendered snapshots; 0.1 keeps a display at ~10 frames/s.
+    slots : ComputeSlots, optional
+        Compute slots shared with other kernels of the same server (default: those of
+        :meth:`ComputeSlots.from_environment`, i.e. none outside ``magwidgets dashboard``). Compiling and stepping
+        happen only while a slot is held; a run waiting for one is "queued" and its message says how many runs are
+        ahead; a paused run holds none; a run steps back into the queue when its time slice is over and others wait.
 
-    States: "idle" -> "compiling" -> "ready" -> "running" <-> "paused" -> "stopped" | "finished" | "failed".
+    States: "idle" -> "compiling" -> "ready" -> "running" <-> "paused" -> "stopped" | "finished" | "failed",
+    with "queued" before "compiling" or "running" whenever the run waits for a compute slot.
     From "stopped", "finished" or "failed", :meth:`run` continues the same design (after a failure, from its last
     good state: the driver only ever commits finite steps).
     """
 
     def __init__(self, build: Callable[[], Design], on_snapshot: Callable[[Snapshot, Design], None],
-                 on_state: Optional[Callable[[str, Optional[str]], None]] = None, min_interval: float = 0.1) -> None:
+                 on_state: Optional[Callable[[str, Optional[str]], None]] = None, min_interval: float = 0.1,
+                 slots: Optional[ComputeSlots] = None) -> None:
         self._build, self._on_snapshot, self._on_state = build, on_snapshot, on_state
         self.min_interval = float(min_interval)
+        self._slots = slots if slots is not None else ComputeSlots.from_environment()
         self.design: Optional[Design] = None
         self.latest: Optional[Snapshot] = None
         self.state, self.message = "idle", None
@@ -78,7 +87,7 @@ class LiveRun:
     def pause(self) -> None:
         """Hold the run after the current chunk (chunks are short, so within a fraction of a second)."""
         with self._lock:
-            if self.state in ("running", "compiling"):
+            if self.state in ("running", "compiling", "queued"):
                 self._pause_requested = True
                 if self.design is not None:
                     self.design.pause()
@@ -109,7 +118,7 @@ class LiveRun:
     def _launch(self, steps: Optional[int]) -> None:
         with self._lock:
             if self.busy:
-                if steps is not None and self.state == "compiling":
+                if steps is not None and self.state in ("compiling", "queued") and self.design is None:
                     self._queued_steps = steps
                 return
             self._queued_steps = steps
@@ -125,9 +134,39 @@ class LiveRun:
         if not self._cancelled:
             self._on_snapshot(snapshot, self.design)
 
+    def _hold_slot(self, phase: str) -> bool:
+        """Wait for a compute slot (when the server shares them), then enter ``phase``; False if cancelled.
+
+        A paused run waits for Run without holding a slot; a stopped one does not queue.
+        """
+        slots = self._slots
+        if slots is None or slots.held:
+            return not self._cancelled
+        design = self.design
+
+        def interrupted() -> bool:
+            return self._cancelled or (design is not None and (design.paused or design.stopping))
+
+        def show_place(ahead: int) -> None:
+            if not interrupted():
+                self._set_state("queued", f"{ahead} run{'s' * (ahead != 1)} ahead" if ahead else "next")
+
+        while not slots.held:
+            if self._cancelled or (design is not None and design.stopping):
+                return False
+            if design is not None and design.paused:
+                design.wait_while_paused()
+                continue
+            slots.acquire(show_place, interrupted)
+        if self.state == "queued":
+            self._set_state(phase)
+        return True
+
     def _work(self) -> None:
         try:
             if self.design is None:
+                if not self._hold_slot("compiling"):
+                    return
                 self._set_state("compiling")
                 design = self._build()
                 design.compile()
@@ -147,9 +186,17 @@ class LiveRun:
                 if self.design.paused or now - shown_at >= self.min_interval:
                     self._show(snapshot)
                     shown_at, shown = now, snapshot
+                if self._slots is not None:
+                    if self.design.paused or self._slots.should_yield():
+                        self._slots.release()  # others compute while this run is paused or has had its turn
+                    if not self._hold_slot("running"):
+                        self.design.stop()
             if shown is not self.latest:
                 self._show(self.latest)
             self._set_state("stopped" if self.design.reason == "stopped" else "finished", self.design.reason)
         except Exception as error:  # the panel shows it; the design keeps its last good state
             self.error, self.traceback = error, traceback.format_exc()
             self._set_state("failed", f"{type(error).__name__}: {error}")
+        finally:
+            if self._slots is not None:
+                self._slots.release()

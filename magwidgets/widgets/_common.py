@@ -43,13 +43,18 @@ class RunButtons:
     def buttons(self) -> tuple[widgets.Button, ...]:
         return self.run, self.pause, self.stop, self.reset
 
-    def show(self, state: str, inputs: Sequence[widgets.Widget] = ()) -> None:
-        self.status.value = {"failed": "failed (last good state kept)"}.get(state, state)
-        self.run.disabled = state == "running"
-        self.pause.disabled = state not in ("running", "compiling")
-        self.stop.disabled = state not in ("running", "paused")
+    def show(self, state: str, inputs: Sequence[widgets.Widget] = (), message: Optional[str] = None) -> None:
+        """Reflect ``state`` (and for "queued", the place in the queue given as ``message``)."""
+        runner = self._runner()
+        under_way = state in ("running", "paused") or (state == "queued" and runner is not None
+                                                          and runner.design is not None)
+        self.status.value = {"failed": "failed (last good state kept)",
+                             "queued": f"queued for a compute slot ({message or 'waiting'})"}.get(state, state)
+        self.run.disabled = state in ("running", "queued")
+        self.pause.disabled = state not in ("running", "compiling", "queued")
+        self.stop.disabled = not under_way
         for control in inputs:
-            control.disabled = state in ("running", "paused")
+            control.disabled = under_way
 
 
 def message_line() -> widgets.HTML:

@@ -11,6 +11,7 @@ import io
 import os
 import tempfile
 import threading
+import time
 from typing import Optional
 
 import bqplot
@@ -21,6 +22,7 @@ import numpy as np
 from ..core import conductance, wavefunction_intensity
 from ..core.potentials import background
 from ..design import Optimizer
+from ..design.autosave import AUTOSAVE_SECONDS, Autosave, find_autosave, list_autosaves, new_autosave, served
 from ..design.config import CURVES
 from ..design.driver import Design, Snapshot
 from ..design.live import LiveRun
@@ -46,18 +48,27 @@ class DesignStudio(widgets.VBox):
         Seconds between redraws while running (0.1: at most 10 frames per second).
     prepare : bool
         Build and compile the default run in the background at once, so that the first Run starts stepping.
+    autosave_seconds : float
+        Longest time between autosaves of a running design.
 
     Attributes a notebook or a test may drive: ``potential_sketcher`` and ``target_sketcher`` (the inputs),
-    ``runner`` (the :class:`LiveRun`), ``result()`` (the current :class:`DesignResult`), and the buttons
-    ``run_button``, ``pause_button``, ``stop_button``, ``reset_button``.
+    ``runner`` (the :class:`LiveRun`), ``result()`` (the current :class:`DesignResult`), ``autosave`` (the
+    current run's :class:`~magwidgets.design.autosave.Autosave`), :meth:`resume`, and the buttons
+    ``run_button``, ``pause_button``, ``stop_button``, ``reset_button``, ``resume_button``.
+
+    Every run is autosaved under a code shown below the buttons; after a dead kernel or a closed tab, the code and
+    Resume continue it. In a notebook the newest autosave is offered at once; on a served dashboard only by code.
     """
 
-    def __init__(self, task: str = "identify_defect", *, min_interval: float = 0.1, prepare: bool = True) -> None:
+    def __init__(self, task: str = "identify_defect", *, min_interval: float = 0.1, prepare: bool = True,
+                 autosave_seconds: float = AUTOSAVE_SECONDS) -> None:
         super().__init__()
         self.add_class("mw-design-studio")
         self.min_interval = float(min_interval)
+        self.autosave_seconds = float(autosave_seconds)
         self._frame_lock = threading.Lock()
         self.runner: Optional[LiveRun] = None
+        self.autosave: Optional[Autosave] = None
         # the last run's parametrisation and best parameters: where "smooth a design" starts
         self._previous: Optional[tuple[dict, object]] = None
         self._target_map: Optional[np.ndarray] = None
@@ -88,6 +99,11 @@ class DesignStudio(widgets.VBox):
         self.downloads = tagged(widgets.HTML(""), "mw-downloads")
         self.wavefunction_flux = tagged(widgets.IntSlider(description="Φ index", continuous_update=False),
                                           "mw-wavefunction-flux")
+        self.autosave_line = tagged(widgets.HTML(""), "mw-autosave")
+        self.resume_box = tagged(widgets.Text(placeholder="run code, e.g. otter-3f9a", description="run code",
+                                                layout=dict(width="250px")), "mw-resume-code")
+        self.resume_button = tagged(widgets.Button(description="Resume", icon="history"), "mw-resume")
+        self.resume_button.on_click(lambda _button: self.resume(self.resume_box.value))
 
         self._settings = (self.optimizer_picker, self.rate_box, self.smoothness_box, self.starts_box, self.seed_box)
         for control in self._settings:
@@ -115,9 +131,18 @@ class DesignStudio(widgets.VBox):
                                  self.starts_box, self.seed_box], layout=dict(flex_flow="row wrap"))
         maps = widgets.HBox([self.sample_area, self.design_map.figure,
                              widgets.VBox([self.wavefunction_map.figure, self.wavefunction_flux])])
-        self.children = [self.task_picker, settings, buttons, readouts, self.message,
+        resuming = widgets.HBox([self.resume_box, self.resume_button, self.autosave_line],
+                                layout=dict(align_items="center"))
+        self.children = [self.task_picker, settings, buttons, readouts, resuming, self.message,
                          widgets.HBox([self.target_area, self.loss_area]), maps, self.family_area, self.downloads]
         self.set_task(task, prepare=prepare)
+        if not served():  # one user's own notebook: offer the run a dead kernel left behind
+            unfinished = list_autosaves()
+            if unfinished:
+                latest = unfinished[0]
+                self.resume_box.value = latest.code
+                show_message(self.message, f"A run was autosaved at {time.strftime('%H:%M', time.localtime(latest.saved_at()))}"
+                                           f" (step {latest.saved_step()}): press Resume to continue it.", "info")
 
     # -- task and inputs ----------------------------------------------------------------------------------------
     @property
@@ -234,7 +259,8 @@ class DesignStudio(widgets.VBox):
 
     def _mark_outdated(self, _change=None) -> None:
         """Inputs changed: the next Run builds a new design (a run in progress keeps its own)."""
-        if self.runner is not None and self.runner.state not in ("running", "paused", "compiling"):
+        if self.runner is not None and self.runner.state not in ("running", "paused", "compiling") and not (
+                self.runner.state == "queued" and self.runner.design is not None):
             self._discard_runner()
             self._clear_progress()
 
@@ -249,31 +275,97 @@ class DesignStudio(widgets.VBox):
         schedule = self.task.optimizer.schedule
         return Optimizer(self.optimizer_picker.value, float(self.rate_box.value), schedule=schedule)
 
-    def _new_runner(self) -> LiveRun:
-        """A run of the current inputs; settings are read now, on the caller's thread."""
-        task, (target, weights), optimizer = self.task, self._target(), self._optimizer()
-        smoothness, seed, n_starts = float(self.smoothness_box.value), int(self.seed_box.value), int(self.starts_box.value)
-        initial = None
+    def _initial_params(self, n_starts: int):
+        """Where a run starts: the last design when the task continues one (smoothing), else the task's guess."""
+        task = self.task
         if task.continues and self._previous is not None and self._previous[0] == task.parametrisation().describe():
-            initial = jax.tree_util.tree_map(lambda leaf: np.repeat(leaf[None], n_starts, 0) if n_starts > 1 else leaf,
-                                             self._previous[1])
             show_message(self.message, "Smoothing the last design of this parametrisation.", "info")
-        elif task.continues:
+            return jax.tree_util.tree_map(lambda leaf: np.repeat(leaf[None], n_starts, 0) if n_starts > 1 else leaf,
+                                          self._previous[1])
+        if task.continues:
             show_message(self.message, "No design to smooth yet (run 'Design any curve' first): starting from a "
                                        "random potential.", "info")
+        return None
+
+    def _new_runner(self, resumed: Optional[tuple[Autosave, dict]] = None) -> LiveRun:
+        """A run of the current inputs, or with ``resumed`` = (autosave, its arrays) the autosaved run.
+
+        Settings are read now, on the caller's thread; the inputs are autosaved when the run is built.
+        """
+        task, optimizer = self.task, self._optimizer()
+        smoothness, seed, n_starts = float(self.smoothness_box.value), int(self.seed_box.value), int(self.starts_box.value)
+        truth = dict(self._truth)
+        if resumed is None:
+            (target, weights), initial, autosave = self._target(), self._initial_params(n_starts), new_autosave()
+        else:
+            autosave, arrays = resumed
+            target, weights = arrays["target"], arrays.get("weights")
+            stored = [arrays[f"initial_{index}"] for index in range(sum(name.startswith("initial_") for name in arrays))]
+            structure = jax.tree_util.tree_structure(task.parametrisation().init(jax.random.PRNGKey(0)))
+            initial = jax.tree_util.tree_unflatten(structure, stored) if stored else None
+        settings = dict(task=task.name, optimizer=optimizer.name, rate=optimizer.learning_rate, smoothness=smoothness,
+                        seed=seed, n_starts=n_starts)
 
         def build() -> Design:
+            if resumed is None:
+                leaves = jax.tree_util.tree_leaves(initial)
+                autosave.save_inputs(settings, target=target, weights=weights, truth_potential=truth.get("potential"),
+                                     truth_theta=truth.get("theta"),
+                                     **{f"initial_{index}": np.asarray(leaf) for index, leaf in enumerate(leaves)})
             design = task.design(target, weights=weights, optimizer=optimizer, smoothness=smoothness, seed=seed,
-                                 n_starts=n_starts, initial_params=initial)
+                                 n_starts=n_starts, initial_params=initial, checkpoint=autosave.checkpoint_path,
+                                 checkpoint_seconds=self.autosave_seconds, resume=resumed is not None)
             start = design.snapshot()
             with self._frame_lock:  # the starting point on the maps; also compiles the wavefunction solve
                 self.design_map.show(self._design_field(start))
                 self._show_wavefunction(start)
                 self._show_channels(task)
+            if resumed is not None:
+                self._render(start, design)
             return design
 
+        self.autosave = autosave
+        self.autosave_line.value = (f'<span style="color: #555555">autosaved every {self.autosave_seconds:g} s as '
+                                    f'<b>{autosave.code}</b>: note it to resume after a closed tab</span>')
         self.runner = LiveRun(build, self._render, self._on_state, min_interval=self.min_interval)
         return self.runner
+
+    def resume(self, code: str) -> None:
+        """Continue the autosaved run ``code``: its task, target and settings come back, and Run continues it.
+
+        A wrong code or an unreadable autosave leaves everything as it was and says why.
+        """
+        if self.runner is not None and self.runner.state in ("running", "paused", "queued") and (
+                self.runner.design is not None):
+            show_message(self.message, "Stop the current run before resuming another one.")
+            return
+        try:
+            autosave = find_autosave(code)
+            settings, arrays = autosave.load_inputs()
+            step = autosave.saved_step()
+            if settings.get("task") not in TASKS or "target" not in arrays or step is None:
+                raise ValueError(f"autosave {autosave.code} is incomplete or from another version of magwidgets")
+        except ValueError as error:
+            show_message(self.message, str(error))
+            return
+        self.set_task(settings["task"], prepare=False)
+        task = self.task
+        self.optimizer_picker.value, self.rate_box.value = settings["optimizer"], settings["rate"]
+        self.smoothness_box.value, self.seed_box.value = settings["smoothness"], settings["seed"]
+        self.starts_box.value = settings["n_starts"]
+        if task.target_from == "truth":
+            self._truth = {name[len("truth_"):]: arrays[name] for name in ("truth_potential", "truth_theta")
+                           if name in arrays}
+            if task.solves_magnetisation:
+                self.truth_map.show(np.cos(self._truth["theta"]))
+            else:
+                self.potential_sketcher.set_wire(task.wire, self._truth["potential"])
+        if task.is_map:
+            self._target_map = arrays["target"]
+        self.target_sketcher.set_target(self._display_cut(arrays["target"]), arrays.get("weights"), record=False)
+        self.resume_box.value = autosave.code
+        self._new_runner((autosave, arrays)).prepare()
+        show_message(self.message, f"Run {autosave.code} restored at step {step}: press Run to continue it.", "info")
 
     def _discard_runner(self) -> None:
         if self.runner is not None:
@@ -296,8 +388,10 @@ class DesignStudio(widgets.VBox):
         self.runner.run(steps)
 
     def _on_reset(self, _button=None) -> None:
-        """Throw the run away (inputs stay) and show the starting point again."""
+        """Throw the run and its autosave away (inputs stay) and show the starting point again."""
         self._discard_runner()
+        if self.autosave is not None:
+            self.autosave.delete()
         self._clear_progress()
         shape = (self.task.wire.length, self.task.wire.width)
         for site_map in (self.design_map, self.wavefunction_map):
@@ -316,7 +410,7 @@ class DesignStudio(widgets.VBox):
 
     # -- rendering (called from the worker thread) --------------------------------------------------------------
     def _on_state(self, state: str, message: Optional[str]) -> None:
-        self._set_buttons(state)
+        self._set_buttons(state, message)
         if state == "failed":
             show_message(self.message, f"The run stopped with an error: {message}. The last good parameters are "
                                        "kept; Run continues from them, Reset starts over.")
@@ -326,8 +420,8 @@ class DesignStudio(widgets.VBox):
             self._show_family(self.runner.design)
             self._offer_downloads(self.runner.design)
 
-    def _set_buttons(self, state: str) -> None:
-        self.controls.show(state, (self.task_picker,) + self._settings + (self.steps_box,))
+    def _set_buttons(self, state: str, message: Optional[str] = None) -> None:
+        self.controls.show(state, (self.task_picker,) + self._settings + (self.steps_box,), message)
 
     def _render(self, snapshot: Snapshot, design: Design) -> None:
         with self._frame_lock:

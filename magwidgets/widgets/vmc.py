@@ -176,13 +176,13 @@ class VMCPanel(widgets.VBox):
 
     # -- rendering (worker thread) ------------------------------------------------------------------------------
     def _on_state(self, state: str, message: Optional[str]) -> None:
-        self._set_buttons(state)
+        self._set_buttons(state, message)
         if state == "failed":
             show_message(self.message, f"The run stopped with an error: {message}. Run continues from the last "
                                        "good parameters, Reset starts over.")
 
-    def _set_buttons(self, state: str) -> None:
-        self.controls.show(state, self._settings + (self.steps_box,))
+    def _set_buttons(self, state: str, message: Optional[str] = None) -> None:
+        self.controls.show(state, self._settings + (self.steps_box,), message)
         self.evaluate_button.disabled = state not in ("stopped", "finished", "ready")
 
     def _render(self, snapshot: VMCSnapshot, run: VMC) -> None:

@@ -98,3 +98,29 @@ def test_run_steps_and_lowers_loss_then_pause_holds(page, artifacts):
     page.locator(".mw-stop").first.click()
     _wait_until(lambda: "stopped" in page.locator(".mw-status").first.inner_text(), 30, "Stop did not stop the run")
     page.wait_for_selector(".mw-downloads a.mw-download", state="attached")
+
+
+def _get(url: str) -> tuple[int, str]:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            return response.status, response.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode("utf-8", "replace")
+
+
+def test_served_page_shows_no_source_no_paths_and_serves_no_files(voila_dashboard):
+    from pathlib import Path
+
+    status, html = _get(voila_dashboard)
+    assert status == 200
+    notebook = Path(__file__).parents[2] / "notebooks" / "dashboard.ipynb"
+    for secret in ("from magwidgets.widgets import Dashboard", "dashboard = Dashboard()", str(notebook.parent)):
+        assert secret not in html, f"the served page exposes {secret!r}"
+    for path in ("voila/files/dashboard.ipynb", "voila/files/../pyproject.toml", "voila/tree", "api/contents",
+                 "voila/render/../../etc/passwd", "voila/static/../../../../etc/passwd", "files/dashboard.ipynb"):
+        status, body = _get(voila_dashboard + path)
+        assert status in (403, 404, 405), f"/{path} answered {status}"
+        assert "Traceback" not in body and str(notebook.parent) not in body and "root:x:" not in body

@@ -1,10 +1,16 @@
-"""``magwidgets design CONFIG.toml``: archive contents, resume, and bad configs that fail before writing."""
+"""``magwidgets design CONFIG.toml``: archive contents, resume (also after SIGKILL), and bad configs that fail
+before writing."""
 import os
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
 
 from magwidgets.cli import main
+from magwidgets.design.driver import checkpoint_step
 from magwidgets.io import load_design_result
 
 CONFIG = """
@@ -90,3 +96,32 @@ def test_target_shape_mismatch_names_the_field(tmp_path, capsys):
     open(config, "w").write(text)
     assert main(["design", config]) == 2
     assert "target.values" in capsys.readouterr().err
+
+
+def test_a_run_killed_with_sigkill_is_offered_and_resumed_on_the_same_trajectory(tmp_path):
+    config, output = _write(tmp_path, steps=3000)
+    checkpoint = output + ".checkpoint.npz"
+    command = [sys.executable, "-m", "magwidgets.cli", "design", config]
+    run = subprocess.Popen(command, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while (checkpoint_step(checkpoint) or 0) < 100:
+        assert run.poll() is None and time.monotonic() < deadline, f"run ended ({run.poll()}) or stalled before step 100"
+        time.sleep(0.05)
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+    killed_at = checkpoint_step(checkpoint)
+    assert 100 <= killed_at < 3000 and not os.path.exists(output)
+
+    again = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    assert again.returncode == 2 and f"unfinished run at step {killed_at} of 3000" in again.stderr
+    assert "--resume" in again.stderr and "Traceback" not in again.stderr
+    assert checkpoint_step(checkpoint) == killed_at  # the offer changed nothing
+
+    resumed = subprocess.run(command + ["--resume"], stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming {checkpoint} at step {killed_at}" in resumed.stderr
+    (tmp_path / "straight").mkdir()
+    straight, straight_output = _write(tmp_path / "straight", steps=3000)
+    assert main(["design", straight]) == 0
+    np.testing.assert_allclose(load_design_result(output)[0]["loss"], load_design_result(straight_output)[0]["loss"],
+                               rtol=0, atol=1e-10)

@@ -1,0 +1,128 @@
+"""Compute slots shared by the kernels of one server: at most `count` compute, the rest queue first come first
+served, a killed holder frees its slot, time slices let every run advance, and paused runs hold nothing."""
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from magwidgets.design import Loss, Optimizer, SitePotential, TransportObjective
+from magwidgets.design.driver import Design
+from magwidgets.design.live import LiveRun
+from magwidgets.design.slots import SLOTS_ENVIRONMENT, ComputeSlots
+
+
+def _wait_for(condition, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_at_most_count_holders_and_the_queue_is_first_come_first_served(tmp_path):
+    holders = [ComputeSlots(str(tmp_path), 2, poll=0.01) for _ in range(2)]
+    assert all(slots.acquire() for slots in holders)
+    order, places = [], {}
+
+    def wait(index):
+        slots = ComputeSlots(str(tmp_path), 2, poll=0.01)
+        places[index] = []
+        slots.acquire(on_wait=places[index].append)
+        order.append(index)
+        time.sleep(0.05)
+        slots.release()
+
+    waiters = []
+    for index in range(3):
+        waiters.append(threading.Thread(target=wait, args=(index,)))
+        waiters[-1].start()
+        _wait_for(lambda: len(places.get(index, ())) > 0)
+    assert [places[index][0] for index in range(3)] == [0, 1, 2]  # each is told how many runs are ahead
+    assert order == [] and holders[0].waiting() == 3
+    holders[0].release()
+    for waiter in waiters:
+        waiter.join(10)
+    assert order == [0, 1, 2]
+    holders[1].release()
+    assert os.listdir(tmp_path) and not [name for name in os.listdir(tmp_path) if name.startswith("ticket-")]
+
+
+def test_a_killed_holder_frees_its_slot_and_its_stale_ticket_is_ignored(tmp_path):
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from magwidgets.design.slots import ComputeSlots; "
+        f"slots = ComputeSlots({str(tmp_path)!r}, 1); slots.acquire(); print('held', flush=True); time.sleep(600)")],
+        stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (tmp_path / f"ticket-{0:020d}-{dead.pid}-1").touch()  # left behind by a process that died waiting
+    slots = ComputeSlots(str(tmp_path), 1, poll=0.01)
+    assert not slots.acquire(cancelled=lambda: True)  # the live holder has the only slot
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    started = time.monotonic()
+    assert slots.acquire() and time.monotonic() - started < 5
+    assert slots.waiting() == 0 and not [name for name in os.listdir(tmp_path) if name.startswith("ticket-")]
+    slots.release()
+
+
+def test_environment_names_the_servers_slots(tmp_path, monkeypatch):
+    monkeypatch.setenv(SLOTS_ENVIRONMENT, f"3:{tmp_path}")
+    slots = ComputeSlots.from_environment()
+    assert slots.count == 3 and slots.folder == str(tmp_path)
+    monkeypatch.setenv(SLOTS_ENVIRONMENT, "")
+    assert ComputeSlots.from_environment() is None
+    with pytest.raises(ValueError, match="count must be >= 1"):
+        ComputeSlots(str(tmp_path), 0)
+
+
+@pytest.fixture
+def build(small_map_problem):
+    wire, truth, flux, energy, target = small_map_problem
+    objective, data = TransportObjective.create(wire, target, flux, energy, SitePotential(wire, fixed={(0, 0): -1.0}),
+                                                Loss("mse"))
+    return lambda: Design(objective, data, Optimizer("adam", 2e-2, schedule="constant"), seed=3, snapshot_every=2)
+
+
+def test_two_runs_share_one_slot_by_time_slices_and_both_keep_their_trajectories(build, tmp_path):
+    reference = build().run(60).history["loss"]
+    states = {0: [], 1: []}
+    runs = [LiveRun(build, lambda snapshot, design: None, lambda state, message, index=index: states[index].append(
+        (state, message)), min_interval=0.0, slots=ComputeSlots(str(tmp_path), 1, time_slice=0.05, poll=0.01))
+        for index in range(2)]
+    for run in runs:
+        run.run(60)
+    for run in runs:
+        run.join(120)
+    for index, run in enumerate(runs):
+        assert run.state == "finished" and run.design.step == 60
+        np.testing.assert_allclose(run.design.history()["loss"], reference, rtol=0, atol=1e-12)
+    # they took turns: each waited for the slot at least once after it had started stepping
+    for index in range(2):
+        sequence = [state for state, _ in states[index]]
+        assert "running" in sequence and "queued" in sequence[sequence.index("running"):]
+
+
+def test_a_paused_run_gives_its_slot_to_a_waiting_one(build, tmp_path):
+    first = LiveRun(build, lambda snapshot, design: None, min_interval=0.0,
+                    slots=ComputeSlots(str(tmp_path), 1, time_slice=3600, poll=0.01))
+    first.run(10_000)
+    _wait_for(lambda: first.latest is not None and first.latest.step >= 4)
+    messages = []
+    second = LiveRun(build, lambda snapshot, design: None, lambda state, message: messages.append((state, message)),
+                     min_interval=0.0, slots=ComputeSlots(str(tmp_path), 1, time_slice=3600, poll=0.01))
+    second.run(20)
+    _wait_for(lambda: ("queued", "next") in messages)
+    time.sleep(0.3)
+    assert second.design is None  # it may not even compile while the other computes
+    first.pause()
+    second.join(120)
+    assert second.state == "finished" and second.design.step == 20
+    held = first.latest.step
+    first.run(10_000)  # continues once it has the slot back
+    _wait_for(lambda: first.latest.step > held)
+    first.cancel()
