@@ -8,15 +8,26 @@ driver's.
 """
 from __future__ import annotations
 
+import atexit
 import threading
 import time
 import traceback
+import weakref
 from typing import Callable, Optional
 
 from .driver import Design, Snapshot
 from .slots import ComputeSlots
 
 STATES = ("idle", "queued", "compiling", "ready", "running", "paused", "stopped", "finished", "failed")
+_RUNS: "weakref.WeakSet[LiveRun]" = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_runs_at_exit() -> None:
+    """Let workers leave XLA before the interpreter goes: a daemon thread that is still computing when Python
+    finalises aborts the process (C++ forced unwinding)."""
+    for run in list(_RUNS):
+        run.cancel(timeout=10.0)
 
 
 class LiveRun:
@@ -52,6 +63,7 @@ class LiveRun:
         self._build, self._on_snapshot, self._on_state = build, on_snapshot, on_state
         self.min_interval = float(min_interval)
         self._slots = slots if slots is not None else ComputeSlots.from_environment()
+        _RUNS.add(self)
         self.design: Optional[Design] = None
         self.latest: Optional[Snapshot] = None
         self.state, self.message = "idle", None
@@ -111,6 +123,11 @@ class LiveRun:
             thread.join(timeout)
 
     @property
+    def run_requested(self) -> bool:
+        """True while Run has been asked for but the design is still being built (or queued to be)."""
+        return self.design is None and self._queued_steps is not None and self.busy
+
+    @property
     def busy(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
@@ -120,6 +137,7 @@ class LiveRun:
             if self.busy:
                 if steps is not None and self.state in ("compiling", "queued") and self.design is None:
                     self._queued_steps = steps
+                    self._set_state(self.state, self.message)  # the display acknowledges the click at once
                 return
             self._queued_steps = steps
             self._thread = threading.Thread(target=self._work, name="magwidgets-design", daemon=True)

@@ -48,8 +48,11 @@ class RunButtons:
         runner = self._runner()
         under_way = state in ("running", "paused") or (state == "queued" and runner is not None
                                                           and runner.design is not None)
-        self.status.value = {"failed": "failed (last good state kept)",
-                             "queued": f"queued for a compute slot ({message or 'waiting'})"}.get(state, state)
+        status = {"failed": "failed (last good state kept)",
+                  "queued": f"queued for a compute slot ({message or 'waiting'})"}.get(state, state)
+        if runner is not None and runner.run_requested:
+            status += " · runs when ready"
+        self.status.value = status
         self.run.disabled = state in ("running", "queued")
         self.pause.disabled = state not in ("running", "compiling", "queued")
         self.stop.disabled = not under_way

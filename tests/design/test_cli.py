@@ -105,7 +105,7 @@ def test_a_run_killed_with_sigkill_is_offered_and_resumed_on_the_same_trajectory
     run = subprocess.Popen(command, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
     while (checkpoint_step(checkpoint) or 0) < 100:
-        assert run.poll() is None and time.monotonic() < deadline, f"run ended ({run.poll()}) or stalled before step 100"
+        assert run.poll() is None and time.monotonic() < deadline, f"ended ({run.poll()}) or stalled before step 100"
         time.sleep(0.05)
     run.send_signal(signal.SIGKILL)
     run.wait()
