@@ -1,6 +1,6 @@
 """The ``magwidgets`` command.
 
-    magwidgets dashboard [--port N] [--ip 0.0.0.0] [--pool K] [--slots S] [--no-browser]
+    magwidgets dashboard [--port N] [--ip 0.0.0.0] [--pool K] [--slots S] [--token T] [--no-browser]
                                                             # the Voila dashboard (seed 000 defect example)
     magwidgets example [--output seed000_fingerprint.png]   # the seed 000 fingerprint: printed and plotted
     magwidgets design CONFIG.toml [--resume | --restart] [--output results.npz] [--steps N]
@@ -135,7 +135,7 @@ def free_port() -> int:
 
 
 def dashboard_command(port: int | None = None, pool: int = 0, ip: str = "127.0.0.1", open_browser: bool = True,
-                      idle_minutes: float = 30.0) -> list[str]:
+                      idle_minutes: float = 30.0, token: str | None = None) -> list[str]:
     """The Voila command line that serves ``notebooks/dashboard.ipynb``.
 
     ``pool`` > 0 keeps that many kernels that already ran the notebook (imports done, default run compiled), so a
@@ -152,6 +152,8 @@ def dashboard_command(port: int | None = None, pool: int = 0, ip: str = "127.0.0
                "--MappingKernelManager.cull_interval=60"]
     if pool:
         command += ["--preheat_kernel=True", f"--pool_size={pool}"]
+    if token:
+        command.append(f"--token={token}")
     if not open_browser:
         command.append("--no-browser")
     return command
@@ -197,13 +199,15 @@ def main(argv: list[str] | None = None) -> int:
     dashboard.add_argument("--pool", type=int, default=0, help="preheated kernels kept ready for new visitors")
     dashboard.add_argument("--slots", type=int, help="design runs computing at once; the rest queue (default: "
                                                      "one per CPU core)")
+    dashboard.add_argument("--token", help="require this secret: visitors open http://HOST:PORT/?token=SECRET")
     dashboard.add_argument("--no-browser", action="store_true", help="do not open a browser")
     args = parser.parse_args(argv)
     if args.command == "dashboard":
         from .design.slots import SLOTS_ENVIRONMENT
 
-        command = dashboard_command(args.port, args.pool, args.ip, not args.no_browser)
-        print("serving the magwidgets dashboard:", " ".join(command[2:]), file=sys.stderr)
+        command = dashboard_command(args.port, args.pool, args.ip, not args.no_browser, token=args.token)
+        shown = [part if not part.startswith("--token=") else "--token=..." for part in command[2:]]
+        print("serving the magwidgets dashboard:", " ".join(shown), file=sys.stderr)
         environment = dashboard_environment(args.slots)
         try:
             return subprocess.call(command, env=environment)

@@ -53,7 +53,7 @@ class RunButtons:
         if runner is not None and runner.run_requested:
             status += " · runs when ready"
         self.status.value = status
-        self.run.disabled = state in ("running", "queued")
+        self.run.disabled = state == "running" or (state == "queued" and under_way)
         self.pause.disabled = state not in ("running", "compiling", "queued")
         self.stop.disabled = not under_way
         for control in inputs:

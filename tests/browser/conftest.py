@@ -84,6 +84,15 @@ def voila_dashboard(artifacts):
 
 
 @pytest.fixture(scope="module")
+def voila_with_token(artifacts):
+    """``magwidgets dashboard --token``: (url without the token, the token)."""
+    port, token = free_port(), "s3cret-for-class"
+    with serving(dashboard_command(port=port, open_browser=False, token=token), port, artifacts / "voila-token.log",
+                 dashboard_environment()) as url:
+        yield url, token
+
+
+@pytest.fixture(scope="module")
 def jupyter_lab(artifacts, tmp_path_factory):
     port = free_port()
     root = Path(__file__).parents[2]

@@ -124,3 +124,20 @@ def test_served_page_shows_no_source_no_paths_and_serves_no_files(voila_dashboar
         status, body = _get(voila_dashboard + path)
         assert status in (403, 404, 405), f"/{path} answered {status}"
         assert "Traceback" not in body and str(notebook.parent) not in body and "root:x:" not in body
+
+
+def _status_without_redirects(url: str) -> int:
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=300)
+    connection.request("GET", parts.path + ("?" + parts.query if parts.query else ""))
+    return connection.getresponse().status
+
+
+def test_a_token_keeps_strangers_out(voila_with_token):
+    url, token = voila_with_token
+    assert _status_without_redirects(url) in (302, 401, 403)  # to the login form, not the dashboard
+    assert _status_without_redirects(url + "?token=guess") in (302, 401, 403)
+    assert _status_without_redirects(url + f"?token={token}") == 200
