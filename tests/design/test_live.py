@@ -3,23 +3,8 @@ import threading
 import time
 
 import numpy as np
-import pytest
 
-from magwidgets.design import Loss, Optimizer, SitePotential, TransportObjective
-from magwidgets.design.driver import Design
 from magwidgets.design.live import LiveRun
-
-
-@pytest.fixture
-def build(small_map_problem):
-    wire, truth, flux, energy, target = small_map_problem
-    objective, data = TransportObjective.create(wire, target, flux, energy, SitePotential(wire, fixed={(0, 0): -1.0}),
-                                                Loss("mse"))
-
-    def make() -> Design:
-        return Design(objective, data, Optimizer("adam", 2e-2, schedule="constant"), seed=3, snapshot_every=2)
-
-    return make
 
 
 def _wait_for(condition, timeout=60.0):

@@ -10,8 +10,6 @@ import time
 import numpy as np
 import pytest
 
-from magwidgets.design import Loss, Optimizer, SitePotential, TransportObjective
-from magwidgets.design.driver import Design
 from magwidgets.design.live import LiveRun
 from magwidgets.design.slots import SLOTS_ENVIRONMENT, ComputeSlots
 
@@ -78,14 +76,6 @@ def test_environment_names_the_servers_slots(tmp_path, monkeypatch):
     assert ComputeSlots.from_environment() is None
     with pytest.raises(ValueError, match="count must be >= 1"):
         ComputeSlots(str(tmp_path), 0)
-
-
-@pytest.fixture
-def build(small_map_problem):
-    wire, truth, flux, energy, target = small_map_problem
-    objective, data = TransportObjective.create(wire, target, flux, energy, SitePotential(wire, fixed={(0, 0): -1.0}),
-                                                Loss("mse"))
-    return lambda: Design(objective, data, Optimizer("adam", 2e-2, schedule="constant"), seed=3, snapshot_every=2)
 
 
 def test_two_runs_share_one_slot_by_time_slices_and_both_keep_their_trajectories(build, tmp_path):
