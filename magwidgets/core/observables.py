@@ -146,14 +146,18 @@ def _conductance_points(wire: Wire, solver: str, precision: str, onsite, theta, 
 
 
 @partial(jax.jit, static_argnames=("wire", "solver", "precision", "mesh", "n_points"))
-def _sharded_conductance_points(wire: Wire, solver: str, precision: str, mesh, n_points: int, onsite, theta, flux,
-                                energy, leads: LeadSelfEnergies):
-    """:func:`_conductance_points` with the padded points split over ``mesh``; the first ``n_points``, everywhere."""
+def _sharded_conductance_points(wire: Wire, solver: str, precision: str, mesh, n_points: Optional[int], onsite, theta,
+                                flux, energy, leads: LeadSelfEnergies):
+    """:func:`_conductance_points` with the padded points split over ``mesh``.
+
+    ``n_points=None`` returns the padded values where they were computed (the caller collects them on the host);
+    otherwise the first ``n_points`` on every device, through an all-gather.
+    """
     def local(onsite, theta, flux, energy, leads):
         return _conductance_points(wire, solver, precision, onsite, theta, flux, energy, leads)
 
     values = map_batch(local, mesh, replicated=2, batched=3, out_specs=BATCH)(onsite, theta, flux, energy, leads)
-    return gathered(values[:n_points], mesh)
+    return values if n_points is None else gathered(values[:n_points], mesh)
 
 
 def _trim_closed_channels(leads: LeadSelfEnergies) -> LeadSelfEnergies:
@@ -232,9 +236,15 @@ def _sweep_mesh(devices: str, grid: SweepGrid, *fields):
 def _sharded_grid_conductance(wire: Wire, onsite, theta, grid: SweepGrid, mesh, solver: str, precision: str):
     n_points = grid.flux.shape[0]
     flux, energy, leads = place(pad_batch(tuple(grid), padded_length(n_points, mesh)), mesh, BATCH)
+    traced = _is_traced(onsite) or _is_traced(theta)
     onsite, theta = (None if value is None else value if _is_traced(value) else replicate(value, mesh)
                      for value in (onsite, theta))
-    return _sharded_conductance_points(wire, solver, precision, mesh, n_points, onsite, theta, flux, energy, leads)
+    if traced or jax.process_count() > 1:
+        return _sharded_conductance_points(wire, solver, precision, mesh, n_points, onsite, theta, flux, energy, leads)
+    # One process holds every shard: read them on the host and hand back an ordinary default-device array, as the
+    # one-device path does, instead of an all-gather that copies the result onto every device.
+    values = _sharded_conductance_points(wire, solver, precision, mesh, None, onsite, theta, flux, energy, leads)
+    return jnp.asarray(np.asarray(values)[:n_points])
 
 
 def conductance(

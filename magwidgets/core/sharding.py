@@ -18,12 +18,21 @@ computation on each slice with :func:`jax.shard_map`:
 One device (the usual case) bypasses all of this: :func:`batch_mesh` returns None and callers take their old
 path, so nothing is padded, placed or gathered.
 
+Several devices in one process (``--xla_force_host_platform_device_count``) run their programs on concurrent
+threads, and every one of them calls LAPACK (QR, triangular solves) through the OpenBLAS that jaxlib borrows from
+SciPy. OpenBLAS threads each call over its own thread pool and busy-waits; eight concurrent callers on two cores
+turned a 0.05 s sweep into 7-40 s here. :func:`batch_mesh` therefore sets OpenBLAS to one thread per call the
+first time it builds a mesh with several local devices (the devices are the parallelism then); after that the
+8-device seed 000 sweep costs what the one-device sweep does.
+
 Many hosts: :func:`initialize_distributed` starts ``jax.distributed`` (CPU collectives through Gloo), after which
 ``jax.devices()`` lists the devices of every process and the mesh spans them all. Every process must then make
 the same calls in the same order (the same config, the same grid): a sharded call is a collective.
 """
 from __future__ import annotations
 
+import ctypes
+import os
 from functools import lru_cache
 from typing import Optional, Union
 
@@ -39,7 +48,34 @@ DEVICE_CHOICES = ("auto", "all", "one")
 
 @lru_cache(maxsize=None)
 def _mesh(devices: tuple) -> Mesh:
+    if sum(device.process_index == jax.process_index() for device in devices) > 1:
+        _serial_openblas()
     return Mesh(np.array(devices, dtype=object), (AXIS,))
+
+
+@lru_cache(maxsize=None)
+def _serial_openblas() -> int:
+    """Set every OpenBLAS loaded in this process to one thread; returns how many were set (Linux only, else 0).
+
+    An explicit ``OPENBLAS_NUM_THREADS`` is the user's choice and is left alone.
+    """
+    if "OPENBLAS_NUM_THREADS" in os.environ or not os.path.exists("/proc/self/maps"):
+        return 0
+    import scipy.linalg.cython_lapack  # noqa: F401  (loads the BLAS jaxlib's LAPACK kernels use, if not yet)
+
+    with open("/proc/self/maps") as maps:
+        paths = {line.split()[-1] for line in maps if "openblas" in line.lower() and line.rstrip().endswith(".so")}
+    count = 0
+    for path in sorted(paths):
+        library = ctypes.CDLL(path)
+        for name in ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
+                     "openblas_set_num_threads64_", "openblas_set_num_threads"):
+            setter = getattr(library, name, None)
+            if setter is not None:
+                setter(ctypes.c_int(1))
+                count += 1
+                break
+    return count
 
 
 def batch_mesh(n_items: int, devices: str = "all") -> Optional[Mesh]:

@@ -12,6 +12,7 @@ import jax
 import numpy as np
 
 import magwidgets as mw
+from magwidgets.core.observables import _sweep_mesh, sweep_grid
 from magwidgets.design import Design, Loss, Optimizer, SitePotential, TransportObjective
 
 # name: (optimizer, learning rate, starts). 11 starts on 8 devices pads to 16; Levenberg-Marquardt's 3 starts run
@@ -20,8 +21,10 @@ DESIGNS = {"adam11": ("adam", 0.02, 11), "lm3": ("levenberg_marquardt", 1.0, 3)}
 STEPS = 6
 
 
-def _devices_used(values) -> int:
-    return len(values.sharding.device_set)
+def _sweep_devices(wire, flux, energy, devices: str) -> int:
+    """How many devices conductance(..., devices=devices) splits this grid over (its result comes back on one)."""
+    mesh = _sweep_mesh(devices, sweep_grid(wire, flux, energy)[0])
+    return 1 if mesh is None else mesh.size
 
 
 def compute(devices: str) -> dict:
@@ -31,13 +34,14 @@ def compute(devices: str) -> dict:
     wire = mw.Wire(8, 8)
     onsite = 4 + rng.uniform(-1.5, 1.5, (8, 8))
     flux, energy = np.linspace(0, 0.2, 11), np.array([0.4, 0.95, 1.7])
-    values = mw.conductance(wire, onsite, flux, energy, devices=devices)
-    results["sweep"], results["sweep_devices"] = np.asarray(values), _devices_used(values)
+    results["sweep"] = np.asarray(mw.conductance(wire, onsite, flux, energy, devices=devices))
+    results["sweep_devices"] = _sweep_devices(wire, flux, energy, devices)
     # Spin wire with magnetisation angles: theta travels to every device too.
     spin = mw.Wire(6, 6, lead="ideal", spin=True, exchange=0.5, lead_k=(0.5, 0.25))
     theta = rng.uniform(0, 2 * np.pi, (6, 6))
-    values = mw.conductance(spin, rng.uniform(-0.5, 0.5, (6, 6)), flux, energy, theta, devices=devices)
-    results["spin"], results["spin_devices"] = np.asarray(values), _devices_used(values)
+    results["spin"] = np.asarray(mw.conductance(spin, rng.uniform(-0.5, 0.5, (6, 6)), flux, energy, theta,
+                                                devices=devices))
+    results["spin_devices"] = _sweep_devices(spin, flux, energy, devices)
 
     # Multi-start designs of an 8 x 8 potential map from G on 5 fluxes x 3 energies (seed 004 style).
     wire = mw.Wire(8, 8, lead="ideal")

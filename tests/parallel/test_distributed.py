@@ -94,8 +94,8 @@ def test_two_processes_give_the_one_process_result(tmp_path):
     two, metadata = load_design_result(str(tmp_path / "process0.npz"))
     one, _ = load_design_result(str(tmp_path / "single.npz"))
     assert sorted(two) == sorted(one) and metadata["steps"] == 6 and two["family_loss"].shape == (3,)
-    for name in one:
-        np.testing.assert_array_equal(two[name], one[name], err_msg=name)
+    for name in one:  # bit for bit here; 1e-12 is what the sharded path promises
+        np.testing.assert_allclose(two[name], one[name], rtol=0, atol=1e-12, err_msg=name)
 
 
 def test_distributed_options_go_together(capsys):

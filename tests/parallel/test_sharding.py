@@ -44,23 +44,25 @@ def test_the_eight_device_run_split_its_work(eight_devices):
     assert eight["adam11_devices"] == 8 and eight["lm3_devices"] == 3
 
 
+# Identical means within 1e-12 e^2/h: each device compiles the same per-point arithmetic for a shorter batch, and
+# XLA may vectorise a batch of 13 differently from one of 101 (1 ulp on the 651-point seed 004 sweep). These small
+# cases came out bit for bit here; Levenberg-Marquardt with one start per device differs by ~1e-14 because XLA
+# compiles a batch of one start differently from a batch of three (the same shows on one device between
+# n_starts=1 and 3).
 def test_sweeps_are_identical_to_one_device(eight_devices):
     one, eight = eight_devices
     for name in ("sweep", "spin"):
         assert eight[name].shape == (11, 3)
-        np.testing.assert_array_equal(eight[name], one[name])
+        np.testing.assert_allclose(eight[name], one[name], rtol=0, atol=1e-12)
 
 
 def test_multistart_designs_match_one_device(eight_devices):
     one, eight = eight_devices
-    # Adam with 11 starts (padded to 16, two per device): bit for bit.
-    for field in ("loss", "family", "onsite"):
-        np.testing.assert_array_equal(eight[f"adam11_{field}"], one[f"adam11_{field}"])
     assert eight["adam11_loss"].shape == (sharded_run.STEPS + 1, 11)
-    # Levenberg-Marquardt, one start per device: XLA compiles a batch of one start differently from a batch of
-    # three (the same ~1e-14 shows on a single device between n_starts=1 and 3), so rounding, not the split.
-    for field in ("loss", "family", "onsite"):
-        np.testing.assert_allclose(eight[f"lm3_{field}"], one[f"lm3_{field}"], rtol=0, atol=1e-12)
+    for name in sharded_run.DESIGNS:
+        for field in ("loss", "family", "onsite"):
+            np.testing.assert_allclose(eight[f"{name}_{field}"], one[f"{name}_{field}"], rtol=0, atol=1e-12,
+                                       err_msg=f"{name} {field}")
 
 
 def test_padding_repeats_the_last_item_and_one_device_needs_no_mesh():
