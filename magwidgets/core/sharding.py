@@ -9,11 +9,13 @@ computation on each slice with :func:`jax.shard_map`:
 - the batch is padded to a multiple of the mesh size by repeating its last entry (a valid point or start, so the
   padding cannot produce NaN), each device runs the ordinary vmapped kernel on its slice, and the padding is
   stripped before anything is returned;
-- nothing is communicated inside the kernel; the only collective is one all-gather of the (small) result, so
-  every process ends up holding the full result and host code that reads it (history, stop rules, snapshots)
-  makes the same decisions everywhere;
-- the per-item arithmetic is the same as on one device, so results agree with a one-device run to rounding of
-  the batched kernels (checked bit for bit in ``tests/parallel``; the tolerance asked of them is 1e-12).
+- nothing is communicated inside the kernel. A design gathers its starts' (small) state onto every device after
+  each chunk of steps, so that every process holds it and host code that reads it (history, stop rules,
+  snapshots) decides the same everywhere; a sweep is gathered the same way under ``jax.distributed``, and in one
+  process simply read shard by shard on the host;
+- the per-item arithmetic is the same as on one device, so results agree with a one-device run to the rounding of
+  batched kernels: ``tests/parallel`` asks for 1e-12 and mostly sees bit-for-bit equality (XLA may vectorise a
+  batch of 13 points differently from one of 101, 1 ulp).
 
 One device (the usual case) bypasses all of this: :func:`batch_mesh` returns None and callers take their old
 path, so nothing is padded, placed or gathered.
@@ -32,9 +34,10 @@ the same calls in the same order (the same config, the same grid): a sharded cal
 from __future__ import annotations
 
 import ctypes
+import importlib
 import os
 from functools import lru_cache
-from typing import Optional, Union
+from typing import Optional
 
 import jax
 import jax.numpy as jnp
@@ -61,12 +64,14 @@ def _serial_openblas() -> int:
     """
     if "OPENBLAS_NUM_THREADS" in os.environ or not os.path.exists("/proc/self/maps"):
         return 0
-    import scipy.linalg.cython_lapack  # noqa: F401  (loads the BLAS jaxlib's LAPACK kernels use, if not yet)
+    importlib.import_module("scipy.linalg.cython_lapack")  # loads the BLAS jaxlib's LAPACK kernels use, if not yet
 
     with open("/proc/self/maps") as maps:
-        paths = {line.split()[-1] for line in maps if "openblas" in line.lower() and line.rstrip().endswith(".so")}
+        paths = {line.split()[-1] for line in maps if "openblas" in line.split()[-1].lower()}
     count = 0
     for path in sorted(paths):
+        if ".so" not in os.path.basename(path):
+            continue
         library = ctypes.CDLL(path)
         for name in ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
                      "openblas_set_num_threads64_", "openblas_set_num_threads"):
@@ -166,9 +171,8 @@ def map_batch(function, mesh: Mesh, replicated: int, batched: int, out_specs):
     return jax.shard_map(function, mesh=mesh, in_specs=in_specs, out_specs=out_specs, check_vma=False)
 
 
-
 def initialize_distributed(coordinator: str, num_processes: int, process_id: int,
-                           local_devices: Union[int, None] = None) -> None:
+                           local_devices: Optional[int] = None) -> None:
     """Join a ``jax.distributed`` run of ``num_processes`` processes; call before anything touches a device.
 
     Parameters
@@ -178,8 +182,8 @@ def initialize_distributed(coordinator: str, num_processes: int, process_id: int
     num_processes, process_id : int
         The size of the run and this process's rank (0 .. num_processes - 1).
     local_devices : int, optional
-        Number of CPU devices this process contributes (default: as set by ``--xla_force_host_platform_device_count``,
-        else one).
+        Number of CPU devices this process contributes (default: as many as
+        ``--xla_force_host_platform_device_count`` gives, else one).
 
     Notes
     -----
