@@ -90,8 +90,15 @@ def run_design(config_path: str, resume: bool = False, output: str | None = None
     except (ValueError, OSError) as error:
         print(f"magwidgets design: {config_path}: {error}", file=sys.stderr)
         return 2
-    output = output or config.output
-    total = steps or config.steps
+    try:  # the command line's overrides, checked as the config's own fields are
+        from .design.config import check_output, check_steps
+
+        output = config.output if output is None else check_output(output, "--output")
+        total = config.steps if steps is None else check_steps(steps, "--steps")
+    except ValueError as error:
+        print(f"magwidgets design: {error}", file=sys.stderr)
+        return 2
+    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)  # checkpoints are written there as it runs
     checkpoint = output + ".checkpoint.npz"
     if not (config.driver.get("checkpoint_every") or config.driver.get("checkpoint_seconds")):
         config.driver["checkpoint_seconds"] = CHECKPOINT_SECONDS

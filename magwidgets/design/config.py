@@ -16,6 +16,8 @@ a known truth, which the results archive keeps for comparison:
 """
 from __future__ import annotations
 
+import math
+import os
 import tomllib
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -58,18 +60,106 @@ def _require(table: dict, name: str, kinds=(int, float)) -> Any:
     return value
 
 
+def _number(table: dict, name: str, default: float, low: float = -math.inf, positive: bool = False) -> float:
+    """A finite real number ``table[key]`` (``default`` when absent), >= ``low`` or > 0 with ``positive``."""
+    key = name.rpartition(".")[2]
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or value < low or (positive and value <= 0):
+        bound = " > 0" if positive else f" >= {low:g}" if low > -math.inf else ""
+        raise ValueError(f"{name}: expected a finite number{bound}, got {value!r}")
+    return float(value)
+
+
+def _count(table: dict, name: str, default: Optional[int], low: int = 1) -> Optional[int]:
+    """An integer ``table[key]`` >= ``low`` (``default`` when absent)."""
+    key = name.rpartition(".")[2]
+    value = table.get(key, default)
+    if value is None and default is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{name}: expected an integer >= {low}, got {value!r}")
+    return value
+
+
+def _table(config: dict, name: str, known: Optional[set] = None) -> dict:
+    """The table ``[name]`` of a config (empty when absent), with only ``known`` keys when given."""
+    table = config.get(name, {})
+    if not isinstance(table, dict):
+        raise ValueError(f"{name}: expected a table [{name}], got {table!r}")
+    unknown = set(table) - known if known is not None else set()
+    if unknown:
+        raise ValueError(f"{name}: unknown key(s) {sorted(unknown)}; expected some of {sorted(known)}")
+    return table
+
+
+def _fixed_sites(table: dict, name: str) -> None:
+    """``fixed``: a list of [x, y, value] sites with integer x, y and a finite value."""
+    value = table.get(name.rpartition(".")[2], [])
+    if not isinstance(value, list) or not all(
+            isinstance(site, list) and len(site) == 3
+            and all(isinstance(index, int) and not isinstance(index, bool) for index in site[:2])
+            and isinstance(site[2], (int, float)) and not isinstance(site[2], bool) and math.isfinite(site[2])
+            for site in value):
+        raise ValueError(f"{name}: expected a list of [x, y, value] sites (integers x, y), got {value!r}")
+
+
+def _range(table: dict, name: str) -> None:
+    """``init_range`` or ``y_range``: [low, high], finite, low < high."""
+    value = table[name.rpartition(".")[2]]
+    if not (isinstance(value, list) and len(value) == 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)
+            and value[0] < value[1]):
+        raise ValueError(f"{name}: expected [low, high] with finite low < high, got {value!r}")
+
+
+def check_output(path, name: str = "run.output") -> str:
+    """A results archive's path that can be written when the run ends: checked before the run starts.
+
+    Missing folders are created at the end; a path that is a folder, or below a file, or in a folder that cannot be
+    written, is refused now rather than after hours of optimisation.
+    """
+    if not isinstance(path, str) or not path.strip():
+        raise ValueError(f"{name}: expected the results archive's file name, got {path!r}")
+    if os.path.isdir(path):
+        raise ValueError(f"{name}: {path!r} is a folder; expected a file name such as "
+                         f"{os.path.join(path, 'design_result.npz')!r}")
+    folder = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(folder):
+        folder = os.path.dirname(folder)
+    if not os.path.isdir(folder):
+        raise ValueError(f"{name}: cannot write {path!r}: {folder!r} is a file, not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"{name}: cannot write {path!r}: the folder {folder!r} is not writable")
+    return path
+
+
+def check_steps(steps, name: str = "run.steps") -> int:
+    """A total number of steps: an integer >= 1."""
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"{name}: expected a positive integer, got {steps!r}")
+    return steps
+
+
 def _axis(value, name: str) -> np.ndarray | float:
     """A grid axis: a number, a list, or ``{start, stop, num}`` (``scale`` multiplies, e.g. 1/pi)."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            raise ValueError(f"{name}: expected a finite number, got {value!r}")
         return float(value)
     if isinstance(value, list):
+        if not all(isinstance(item, (int, float)) and not isinstance(item, bool) for item in value):
+            raise ValueError(f"{name}: expected a list of numbers, got {value!r}")
         array = np.asarray(value, dtype=float)
     elif isinstance(value, dict):
         unknown = set(value) - {"start", "stop", "num", "scale"}
         if unknown:
             raise ValueError(f"{name}: unknown key(s) {sorted(unknown)}; expected start, stop, num, scale")
-        array = np.linspace(_require(value, f"{name}.start"), _require(value, f"{name}.stop"),
-                            int(_require(value, f"{name}.num", (int,)))) * float(value.get("scale", 1.0))
+        num = _require(value, f"{name}.num", (int,))
+        if num < 1:
+            raise ValueError(f"{name}.num: expected an integer >= 1, got {num}")
+        array = np.linspace(_require(value, f"{name}.start"), _require(value, f"{name}.stop"), num) \
+            * _number(value, f"{name}.scale", 1.0)
     else:
         raise ValueError(f"{name}: expected a number, a list or {{start, stop, num}}, got {value!r}")
     if array.ndim != 1 or array.size == 0 or not np.all(np.isfinite(array)):
@@ -121,13 +211,17 @@ def _synthetic_target(wire: Wire, table: dict, flux, energy, rng) -> tuple[np.nd
 
 
 def _loaded_target(path: str) -> tuple[np.ndarray, Optional[np.ndarray]]:
-    if path.endswith(".npz"):
-        with np.load(path) as archive:
-            if "conductance" not in archive:
-                raise ValueError(f"target.file: {path} has no array named 'conductance'")
-            return archive["conductance"], archive["weights"] if "weights" in archive else None
-    values = np.loadtxt(path, delimiter=",", ndmin=1)
-    return values, None
+    if not isinstance(path, str):
+        raise ValueError(f"target.file: expected a file name, got {path!r}")
+    try:
+        if path.endswith(".npz"):
+            with np.load(path) as archive:
+                if "conductance" not in archive:
+                    raise ValueError(f"{path} has no array named 'conductance'")
+                return archive["conductance"], archive["weights"] if "weights" in archive else None
+        return np.loadtxt(path, delimiter=",", ndmin=1), None
+    except Exception as error:  # a missing file, a folder, a corrupt archive, text that is not numbers
+        raise ValueError(f"target.file: cannot read {path!r} ({error})") from None
 
 
 @dataclass
@@ -151,25 +245,29 @@ RUN_KEYS = {"steps", "seed", "n_starts", "snapshot_every", "checkpoint_every", "
 
 
 def _run_table(table: dict) -> tuple[int, int, dict, str]:
-    unknown = set(table) - RUN_KEYS
-    if unknown:
-        raise ValueError(f"run: unknown key(s) {sorted(unknown)}; expected some of {sorted(RUN_KEYS)}")
-    steps = _require(table, "run.steps", (int,))
-    if steps < 1:
-        raise ValueError(f"run.steps: expected a positive integer, got {steps}")
-    driver = {key: table[key] for key in RUN_KEYS - {"steps", "seed", "output", "initial"} if key in table}
+    steps = check_steps(_require(table, "run.steps", (int,)))
+    seed = _count(table, "run.seed", 0, low=0)
+    driver = {}
+    for key in ("n_starts", "snapshot_every", "checkpoint_every", "patience"):
+        if key in table:
+            driver[key] = _count(table, f"run.{key}", None)
+    for key, options in (("checkpoint_seconds", dict(positive=True)), ("tolerance", {}), ("min_delta", dict(low=0))):
+        if key in table:
+            driver[key] = _number(table, f"run.{key}", 0.0, **options)
     if "initial" in table:
         driver["initial_params"] = _initial_params(table["initial"])
-    return steps, int(table.get("seed", 0)), driver, str(table.get("output", "design_result.npz"))
+    return steps, seed, driver, check_output(table.get("output", "design_result.npz"))
 
 
 def _initial_params(path: str) -> np.ndarray:
     """The best parameters of an earlier run's results archive (array-valued parametrisations)."""
     from ..io import load_design_result
 
+    if not isinstance(path, str):
+        raise ValueError(f"run.initial: expected the file name of an earlier run's results, got {path!r}")
     try:
         arrays, _ = load_design_result(path)
-    except OSError as error:
+    except Exception as error:  # missing, a folder, not an archive, no metadata
         raise ValueError(f"run.initial: cannot read {path!r} ({error}); run the earlier stage first") from None
     if "params/value" not in arrays:
         raise ValueError(f"run.initial: {path} holds structured parameters; only per-site maps can seed a run")
@@ -177,6 +275,9 @@ def _initial_params(path: str) -> np.ndarray:
 
 
 def _optimizer(table: dict) -> Optimizer:
+    for key in ("learning_rate", "shrink", "grow"):
+        if table.get(key) is not None:
+            _number(table, f"optimizer.{key}", 1.0)
     try:
         return Optimizer(**table)
     except TypeError as error:
@@ -185,41 +286,81 @@ def _optimizer(table: dict) -> Optimizer:
         raise ValueError(str(error)) from None
 
 
+TABLES = {"wire", "grid", "target", "params", "loss", "optimizer", "run", "fourier"}
+TARGET_KEYS = {"file", "kind", "noise", "amplitude", "x", "y", "radius", "offset", "fixed", "shape"}
+FOURIER_KEYS = {"columns", "rows", "spacing", "sigma", "pixels", "displacement", "init_displacement"}
+
+
 def load_config(path: str) -> RunConfig:
-    """Read and validate a design config; synthesise the target if asked. Raises ValueError naming the field."""
+    """Read and validate a design config; synthesise the target if asked. Raises ValueError naming the field.
+
+    Every table and key is checked before anything runs: unknown tables and keys, wrong types, non-finite or
+    out-of-range numbers, unreadable files and an output path that cannot be written are refused.
+    """
     with open(path, "rb") as handle:
         text_bytes = handle.read()
     try:
-        config = tomllib.loads(text_bytes.decode())
+        text = text_bytes.decode()
+        config = tomllib.loads(text)
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a TOML file (not UTF-8 text)") from None
     except tomllib.TOMLDecodeError as error:
         raise ValueError(f"{path}: not valid TOML ({error})") from None
-    steps, seed, driver, output = _run_table(config.get("run", {}))
-    optimizer = _optimizer(config.get("optimizer", {}))
+    unknown = set(config) - TABLES
+    if unknown:
+        raise ValueError(f"unknown table(s) {sorted(unknown)}; expected some of {sorted(TABLES)}")
+    steps, seed, driver, output = _run_table(_table(config, "run", RUN_KEYS))
+    optimizer = _optimizer(_table(config, "optimizer"))
     rng = np.random.default_rng(seed)
     if "fourier" in config:
-        return _fourier_config(config["fourier"], optimizer, steps, seed, driver, output, rng, text_bytes.decode())
+        return _fourier_config(_table(config, "fourier", FOURIER_KEYS), optimizer, steps, seed, driver, output, rng,
+                               text)
     for section in ("wire", "grid", "target", "params"):
         if section not in config:
             raise ValueError(f"{section}: missing table [{section}]")
-    wire = _wire(config["wire"])
-    flux = _axis(config["grid"].get("flux", 0.0), "grid.flux")
-    energy = _axis(config["grid"].get("energy", 0.0), "grid.energy")
-    target_table = config["target"]
+    wire = _wire(_table(config, "wire"))
+    grid = _table(config, "grid", {"flux", "energy"})
+    flux = _axis(grid.get("flux", 0.0), "grid.flux")
+    energy = _axis(grid.get("energy", 0.0), "grid.energy")
+    target_table = _table(config, "target", TARGET_KEYS)
+    for key in ("amplitude", "x", "y", "radius", "offset"):
+        if key in target_table:
+            _number(target_table, f"target.{key}", 0.0)
+    _fixed_sites(target_table, "target.fixed")
     truth: dict = {}
     weights = None
     if "file" in target_table:
         values, weights = _loaded_target(target_table["file"])
     else:
-        values, truth = _synthetic_target(wire, target_table, flux, energy, rng)
-    noise = float(target_table.get("noise", 0.0))
+        try:
+            values, truth = _synthetic_target(wire, target_table, flux, energy, rng)
+        except OverflowError as error:
+            raise ValueError(f"target: a number is too large to draw the target with ({error})") from None
+        except (TypeError, ValueError) as error:
+            message = str(error)
+            raise ValueError(message if message.startswith("target") else f"target: {message}") from None
+    noise = _number(target_table, "target.noise", 0.0, low=0)
     if noise:
         values = values + rng.uniform(-noise, noise, np.shape(values))
-    loss_table = config.get("loss", {})
+    loss_table = _table(config, "loss")
+    if "smoothness" in loss_table:
+        _number(loss_table, "loss.smoothness", 0.0)
     try:
         loss = Loss(**loss_table)
     except TypeError as error:
         raise ValueError(f"loss: {error}") from None
-    parametrisation = parametrisation_from_config(wire, config["params"])
+    params_table = _table(config, "params")
+    _fixed_sites(params_table, "params.fixed")
+    for key in ("init_range", "y_range"):
+        if key in params_table:
+            _range(params_table, f"params.{key}")
+    if "n" in params_table:
+        _count(params_table, "params.n", None)
+    try:
+        parametrisation = parametrisation_from_config(wire, params_table)
+    except (TypeError, ValueError) as error:  # e.g. fixed = 5, n = "ten"
+        message = str(error)
+        raise ValueError(message if message.startswith("params") else f"params: {message}") from None
     try:
         objective, data = TransportObjective.create(wire, values, flux, energy, parametrisation, loss, weights=weights)
     except ValueError as error:
@@ -230,12 +371,15 @@ def load_config(path: str) -> RunConfig:
 
 def _fourier_config(table: dict, optimizer, steps, seed, driver, output, rng, text) -> RunConfig:
     """Seed 004 sec. V: a triangular lattice displaced by ``displacement``, fitted from ``init_displacement``."""
-    reference, box = triangular_lattice(int(table.get("columns", 20)), int(table.get("rows", 23)),
-                                        float(table.get("spacing", 2.0)))
-    sigma, pixels = float(table.get("sigma", 0.3)), int(table.get("pixels", 128))
-    true_positions = (reference + rng.normal(0, float(table.get("displacement", 0.25)), reference.shape)) % box
+    reference, box = triangular_lattice(_count(table, "fourier.columns", 20), _count(table, "fourier.rows", 23),
+                                        _number(table, "fourier.spacing", 2.0, positive=True))
+    sigma = _number(table, "fourier.sigma", 0.3, positive=True)
+    pixels = _count(table, "fourier.pixels", 128, low=2)
+    displacement = _number(table, "fourier.displacement", 0.25, low=0)
+    true_positions = (reference + rng.normal(0, displacement, reference.shape)) % box
     target = np.asarray(fourier_image(true_positions, box, sigma, pixels))
-    objective, data = FourierObjective.create(target, reference, box, sigma=sigma, pixels=pixels,
-                                              init_displacement=float(table.get("init_displacement", 0.1)))
+    objective, data = FourierObjective.create(
+        target, reference, box, sigma=sigma, pixels=pixels,
+        init_displacement=_number(table, "fourier.init_displacement", 0.1, low=0))
     return RunConfig(objective, data, optimizer, steps, seed, driver, output, dict(positions=true_positions), target,
                      text)
