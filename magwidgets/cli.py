@@ -79,7 +79,8 @@ def run_design(config_path: str, resume: bool = False, output: str | None = None
 
     The run checkpoints to ``OUTPUT.checkpoint.npz`` (every :data:`CHECKPOINT_SECONDS` unless the config says
     otherwise). Started again after being killed, it offers to resume: a question on a terminal, else exit code 2
-    asking for ``--resume`` (continue) or ``--restart`` (start over).
+    asking for ``--resume`` (continue) or ``--restart`` (start over). A ``jax.distributed`` run makes no offer
+    (its hosts may not share a filesystem) and starts over unless given ``--resume``.
     """
     from .design.config import load_config
     from .design.driver import Design, checkpoint_step
@@ -102,7 +103,12 @@ def run_design(config_path: str, resume: bool = False, output: str | None = None
     checkpoint = output + ".checkpoint.npz"
     if not (config.driver.get("checkpoint_every") or config.driver.get("checkpoint_seconds")):
         config.driver["checkpoint_seconds"] = CHECKPOINT_SECONDS
-    saved = checkpoint_step(checkpoint) if not (resume or restart) and os.path.exists(checkpoint) else None
+    import jax
+
+    # under jax.distributed each host may see a different filesystem, so the hosts could answer differently:
+    # there, --resume or --restart must be given
+    offer = not (resume or restart) and jax.process_count() == 1
+    saved = checkpoint_step(checkpoint) if offer and os.path.exists(checkpoint) else None
     if saved is not None and saved < total:
         question = f"{checkpoint} holds an unfinished run at step {saved} of {total}"
         if not sys.stdin.isatty():
