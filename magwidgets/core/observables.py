@@ -31,6 +31,9 @@ PRECISIONS = {"double": jnp.complex128, "single": jnp.complex64}
 #: X^5 in between: measured against the recursive Green's function, ~2e-10 e^2/h at X = 100 on a 30 x 30 wire,
 #: 3e-8 at 300, 1e-6 at 1000 (hard walls). Beyond this X :func:`conductance` uses the recursive Green's function.
 TRANSFER_RANGE = 100.0
+#: Largest |onsite| and |energy| accepted: complex arithmetic squares magnitudes and overflows beyond ~1e154
+#: (G came out NaN for +-1e300 on one slice), while |h - E| above ~1e8 t is already a hard wall.
+MAX_MAGNITUDE = 1e150
 
 
 def _is_traced(value) -> bool:
@@ -53,6 +56,11 @@ def _check_site_array(wire: Wire, values, name: str) -> jnp.ndarray:
         if array.shape == (wire.length, wire.width) and not np.all(np.isfinite(array)):
             bad = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
             raise ValueError(f"{name} must be finite everywhere; found {array[bad]} at site (x, y) = {bad}.")
+        if name == "onsite" and array.shape == (wire.length, wire.width) and array.size \
+                and np.abs(array).max() > MAX_MAGNITUDE:
+            bad = tuple(int(i) for i in np.unravel_index(np.argmax(np.abs(array)), array.shape))
+            raise ValueError(f"onsite must lie within +-{MAX_MAGNITUDE:g} (a hard wall needs no more than ~1e3 t); "
+                             f"found {array[bad]} at site (x, y) = {bad}.")
     shape = jnp.shape(values)
     if shape != (wire.length, wire.width):
         raise ValueError(
@@ -82,6 +90,8 @@ def _check_grid(values, name: str) -> tuple[jnp.ndarray, bool]:
         raise ValueError(f"{name} must be a real scalar or a non-empty 1-D array, got {values!r}.")
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{name} must be finite, got {values!r}.")
+    if name == "energy" and np.any(np.abs(array) > MAX_MAGNITUDE):
+        raise ValueError(f"energy must lie within +-{MAX_MAGNITUDE:g}, got {values!r}.")
     return np.atleast_1d(array.astype(float)), array.ndim == 0
 
 
@@ -105,6 +115,8 @@ def _check_point(flux, energy) -> tuple:
                 array = np.asarray(None)
             if array.ndim != 0 or array.dtype.kind not in "iuf" or not np.isfinite(array):
                 raise ValueError(f"{name} must be a finite scalar here (one real number per point), got {value!r}.")
+            if name == "energy" and abs(float(array)) > MAX_MAGNITUDE:
+                raise ValueError(f"energy must lie within +-{MAX_MAGNITUDE:g}, got {value!r}.")
             value = float(array)
         checked.append(value)
     return _reduced_flux(checked[0]), checked[1]
