@@ -5,6 +5,7 @@ an error on the panel's message line (CSS class ``mw-message``) and the previous
 potential or target, the weights, the map or line on screen, the export links and the whole undo/redo history.
 """
 import io
+import os
 import mmap
 import tracemalloc
 
@@ -363,3 +364,45 @@ def test_an_entry_without_file_bytes_is_refused(any_upload, content):
     error_shown(panel, "carried no file content")
     assert parsed == []
     unchanged(panel, before)
+
+
+# --- arbitrary bytes ------------------------------------------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+FUZZ = dict(deadline=None, database=None, derandomize=not os.environ.get("HYPOTHESIS_RANDOM"),
+            suppress_health_check=[HealthCheck.too_slow])
+table_text = st.text(alphabet="0123456789.,;-+eE \t\nnaifNAIF=@#\"'x\u00a0\ufeff", max_size=300)
+uploaded_bytes = st.one_of(st.binary(max_size=600), table_text.map(str.encode),
+                           table_text.map(lambda text: text.encode("utf-16")), st.text(max_size=200).map(str.encode))
+
+
+@settings(max_examples=150, **FUZZ)
+@given(data=uploaded_bytes, name=st.sampled_from(["v.csv", "v.npy", "V.CSV"]))
+def test_any_bytes_give_an_error_and_no_change_or_a_valid_potential(data, name):
+    panel = PotentialSketcher(mw.Wire(3, 2))
+    panel.paint(1, 1)
+    before = potential_state(panel)
+    deliver(panel.upload, name, data)
+    if 'class="mw-error"' in panel.message.value:
+        assert_potential_unchanged(panel, before)
+        return
+    assert 'class="mw-info"' in panel.message.value
+    assert panel.potential.shape == (3, 2) and np.all(np.isfinite(panel.potential))
+    panel.undo()
+    np.testing.assert_array_equal(panel.potential, before["potential"])
+
+
+@settings(max_examples=150, **FUZZ)
+@given(data=uploaded_bytes)
+def test_any_bytes_give_an_error_and_no_change_or_a_valid_measured_target(data):
+    panel = TargetSketcher()
+    before = target_state(panel)
+    deliver(panel.csv_upload, "G.csv", data)
+    if 'class="mw-error"' in panel.message.value:
+        assert_target_unchanged(panel, before)
+        return
+    assert 'class="mw-info"' in panel.message.value
+    counted = panel.weights > 0
+    assert counted.any() and np.all(np.isfinite(panel.target[counted])) and np.all(np.isnan(panel.target[~counted]))
