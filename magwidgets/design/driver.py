@@ -243,6 +243,10 @@ class Design(RunControl):
         if optimizer.second_order and getattr(getattr(objective, "loss", None), "smoothness", 0):
             raise ValueError("optimizer 'levenberg_marquardt' needs a pure least-squares cost: set loss.smoothness "
                              "to 0 or use adam/adabelief")
+        if checkpoint_every is not None and checkpoint_every < 1:
+            raise ValueError(f"checkpoint_every must be >= 1 step, got {checkpoint_every}")
+        if checkpoint_seconds is not None and not checkpoint_seconds >= 0:
+            raise ValueError(f"checkpoint_seconds must be >= 0, got {checkpoint_seconds}")
         if (checkpoint_every or checkpoint_seconds) and checkpoint is None:
             raise ValueError("checkpoint_every/checkpoint_seconds need a checkpoint path")
         self.objective, self.data, self.optimizer = objective, data, optimizer

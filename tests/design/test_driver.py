@@ -109,3 +109,13 @@ def test_bad_settings_fail_at_once(small_map_problem, bad, message):
         settings["target"] = np.where(np.arange(target.size).reshape(target.shape) == 3, np.nan, target)
     with pytest.raises(ValueError, match=message):
         mw.design.fit(wire, settings.pop("target"), flux, energy, steps=5, **settings)
+
+
+@pytest.mark.parametrize("setting, message", [(dict(checkpoint_every=-1), "checkpoint_every must be >= 1"),
+                                              (dict(checkpoint_every=0), "checkpoint_every must be >= 1"),
+                                              (dict(checkpoint_seconds=float("nan")), "checkpoint_seconds")])
+def test_checkpoint_intervals_must_make_sense(small_map_problem, tmp_path, setting, message):
+    wire, truth, flux, energy, target = small_map_problem
+    objective, data = TransportObjective.create(wire, target, flux, energy, SitePotential(wire), Loss("mse"))
+    with pytest.raises(ValueError, match=message):
+        Design(objective, data, checkpoint=str(tmp_path / "run.npz"), **setting)
