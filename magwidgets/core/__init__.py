@@ -8,6 +8,7 @@ jax.config.update("jax_enable_x64", True)
 from .kwant_system import to_kwant  # noqa: E402
 from .leads import LeadSelfEnergies, clear_lead_cache, lead_self_energies  # noqa: E402
 from .observables import (  # noqa: E402
+    SinglePrecisionWarning,
     SweepGrid,
     conductance,
     grid_conductance,
@@ -30,6 +31,7 @@ __all__ = [
     "LeadSelfEnergies",
     "clear_lead_cache",
     "to_kwant",
+    "SinglePrecisionWarning",
     "SweepGrid",
     "sweep_grid",
     "grid_conductance",

@@ -8,9 +8,12 @@ leads are computed by LAPACK, see :mod:`magwidgets.core.leads`).
 
 Precision: ``precision="double"`` (complex128, the default, agrees with Kwant to ~1e-12) or ``"single"``
 (complex64, for GPUs; on the seed 000 wire the conductance error is up to ~3e-3 e^2/h, see README "Precision").
+A complex64 transfer sweep checks current conservation, |N - T - R|, at every point and warns
+(:class:`SinglePrecisionWarning`) where it exceeds :data:`SINGLE_PRECISION_TOLERANCE`.
 """
 from __future__ import annotations
 
+import warnings
 from functools import partial
 from typing import NamedTuple, Optional
 
@@ -22,7 +25,7 @@ from .leads import LeadSelfEnergies, lead_self_energies
 from .rgf import rgf_green_columns, rgf_transmission_block
 from .sharding import (BATCH, DEVICE_CHOICES, batch_mesh, gathered, map_batch, pad_batch, padded_length, place,
                        replicate)
-from .transfer import transmission_amplitudes
+from .transfer import adjoint_memory_bytes, checkpointed_amplitudes, scattering_amplitudes, unitarity_defect
 from .wire import Wire, onsite_blocks, x_hopping
 
 SOLVERS = ("transfer", "rgf")
@@ -34,6 +37,17 @@ TRANSFER_RANGE = 100.0
 #: Largest |onsite| and |energy| accepted: complex arithmetic squares magnitudes and overflows beyond ~1e154
 #: (G came out NaN for +-1e300 on one slice), while |h - E| above ~1e8 t is already a hard wall.
 MAX_MAGNITUDE = 1e150
+#: Largest current-conservation defect |N - T - R| (e^2/h) a complex64 transfer sweep may show before a
+#: :class:`SinglePrecisionWarning`. The defect tracks the conductance error within a factor ~2 wherever both were
+#: measured (README "Precision"): 3e-3 on seed 000, 2e-5 on seed 004's maps, 2e-2 for a 60 t antidot.
+SINGLE_PRECISION_TOLERANCE = 1e-2
+#: ``checkpoint=None`` switches to the memory-bounded reverse mode when the adjoint method's estimated peak
+#: (:func:`magwidgets.core.transfer.adjoint_memory_bytes`) for the whole sweep exceeds this many bytes.
+CHECKPOINT_ABOVE_BYTES = 4 * 2**30
+
+
+class SinglePrecisionWarning(UserWarning):
+    """A complex64 conductance lost more accuracy than :data:`SINGLE_PRECISION_TOLERANCE`; use double precision."""
 
 
 def _is_traced(value) -> bool:
@@ -134,27 +148,54 @@ def _cast(precision: str, *arrays):
     return tuple(jnp.asarray(a).astype(dtype) for a in arrays)
 
 
-@partial(jax.jit, static_argnames=("wire", "solver", "precision"))
-def _conductance_points(wire: Wire, solver: str, precision: str, onsite, theta, flux, energy, leads: LeadSelfEnergies):
+def _warn_if_single_unsafe(defects) -> None:
+    """Host side of the complex64 check: warn when some point lost more than the tolerated unitarity."""
+    worst = float(np.nanmax(np.asarray(defects), initial=0.0))
+    if worst > SINGLE_PRECISION_TOLERANCE or np.isnan(np.asarray(defects)).any():
+        warnings.warn(
+            f"complex64 lost current conservation: |N - T - R| reaches {worst:.0e} e^2/h (tolerance "
+            f"{SINGLE_PRECISION_TOLERANCE:.0e}), so the conductance is wrong by about as much. Single precision "
+            "cannot hold the exponential growth of the evanescent channels inside steep potentials "
+            "(|h - E| of tens of t) between re-normalisations; use precision='double'.",
+            SinglePrecisionWarning,
+            stacklevel=2,
+        )
+
+
+@partial(jax.jit, static_argnames=("wire", "solver", "precision", "checkpoint"))
+def _conductance_points(wire: Wire, solver: str, precision: str, onsite, theta, flux, energy, leads: LeadSelfEnergies,
+                        checkpoint: bool = False):
     blocks = onsite_blocks(wire, onsite, theta)
     real = jnp.float32 if precision == "single" else jnp.float64
+    check_unitarity = precision == "single" and solver == "transfer"
 
     def one_point(phi, e, sigma_left, sigma_right, coupling_left, coupling_right):
         blocks_, v, sigma_left, sigma_right, coupling_left, coupling_right = _cast(
             precision, blocks, x_hopping(wire, phi), sigma_left, sigma_right, coupling_left, coupling_right
         )
         e = e.astype(real)
+        defect = jnp.zeros((), real)
         if solver == "transfer":
-            transmission = transmission_amplitudes(
+            amplitudes = checkpointed_amplitudes if checkpoint else scattering_amplitudes
+            transmission, reflection = amplitudes(
                 wire, blocks_, v, e, sigma_left, sigma_right, coupling_left, coupling_right
             )
+            if check_unitarity:
+                defect = unitarity_defect(transmission, jax.lax.stop_gradient(reflection))
         else:
             green = rgf_transmission_block(wire, blocks_, v, e, sigma_left, sigma_right)
             transmission = coupling_right.conj().T @ green @ coupling_left
         # Closed leads have zero couplings; the where also keeps a singular G at a bound state from leaking NaN.
-        return jnp.where(jnp.all(coupling_left == 0), 0.0, jnp.sum(jnp.abs(transmission) ** 2))
+        closed = jnp.all(coupling_left == 0)
+        return jnp.where(closed, 0.0, jnp.sum(jnp.abs(transmission) ** 2)), jnp.where(closed, 0.0, defect)
 
-    return jax.vmap(one_point)(flux, energy, leads.left, leads.right, leads.coupling_left, leads.coupling_right)
+    values, defects = jax.vmap(one_point)(
+        flux, energy, leads.left, leads.right, leads.coupling_left, leads.coupling_right
+    )
+    if check_unitarity:
+        # A host callback, so that the check also runs inside jit, grad and the design loops.
+        jax.debug.callback(_warn_if_single_unsafe, jax.lax.stop_gradient(defects))
+    return values
 
 
 @partial(jax.jit, static_argnames=("wire", "solver", "precision", "mesh", "n_points"))
@@ -218,15 +259,28 @@ def sweep_grid(wire: Wire, flux, energy) -> tuple[SweepGrid, tuple[int, ...]]:
     return SweepGrid(flux_points, energy_points, leads), shape
 
 
+def _use_checkpoint(wire: Wire, grid: SweepGrid, precision: str, checkpoint: Optional[bool]) -> bool:
+    """Resolve ``checkpoint=None``: the memory-bounded reverse mode once the adjoint method would need more than
+    :data:`CHECKPOINT_ABOVE_BYTES` for this sweep (shapes only, so traced grids resolve too)."""
+    if checkpoint is not None:
+        return bool(checkpoint)
+    itemsize = jnp.dtype(PRECISIONS[precision]).itemsize
+    n_channels = grid.leads.coupling_left.shape[-1]
+    return adjoint_memory_bytes(wire, grid.flux.shape[0], n_channels, itemsize) > CHECKPOINT_ABOVE_BYTES
+
+
 def grid_conductance(
-    wire: Wire, onsite, theta, grid: SweepGrid, *, solver: str = "transfer", precision: str = "double"
+    wire: Wire, onsite, theta, grid: SweepGrid, *, solver: str = "transfer", precision: str = "double",
+    checkpoint: Optional[bool] = None,
 ) -> jnp.ndarray:
     """Conductance at every point of a :class:`SweepGrid`, flat (n_points,); the kernel of :func:`conductance`.
 
     No input checks beyond what :func:`conductance` does: this is the inner call of optimisation loops, which
-    validate once up front.
+    validate once up front. ``checkpoint`` as in :func:`conductance`.
     """
-    return _conductance_points(wire, solver, precision, onsite, theta, grid.flux, grid.energy, grid.leads)
+    checkpoint = _use_checkpoint(wire, grid, precision, checkpoint)
+    return _conductance_points(wire, solver, precision, onsite, theta, grid.flux, grid.energy, grid.leads,
+                               checkpoint=checkpoint)
 
 
 def _sweep_mesh(devices: str, grid: SweepGrid, *fields):
@@ -269,6 +323,7 @@ def conductance(
     solver: str = "transfer",
     precision: str = "double",
     devices: str = "auto",
+    checkpoint: Optional[bool] = None,
 ) -> jnp.ndarray:
     """Two-terminal Landauer conductance G = Tr t^dag t in units of e^2/h (seed 004 eq. 4).
 
@@ -288,6 +343,17 @@ def conductance(
         concrete inputs with some |onsite - energy| above ``TRANSFER_RANGE`` = 100 t (hard walls), where the
         transfer method loses digits, "transfer" runs the recursive Green's function instead.
     precision : {"double", "single"}
+        complex128 or complex64. A complex64 transfer sweep checks current conservation at every point and
+        issues a :class:`SinglePrecisionWarning` when |N - T - R| exceeds ``SINGLE_PRECISION_TOLERANCE``
+        (1e-2 e^2/h): steep potentials, |h - E| of tens of t, need double precision (README "Precision").
+    checkpoint : bool, optional
+        How reverse mode through the transfer solver stores its work. False: the adjoint method (two sweeps per
+        point; memory ~16 (2 L n m + 4 k n^2) bytes per point, see
+        :func:`~magwidgets.core.transfer.adjoint_memory_bytes`). True: the memory-bounded path, JAX's reverse
+        mode with ``jax.checkpoint`` over segments of ~sqrt(k / 4) normalised blocks (O(sqrt(L)) per point,
+        slower; :func:`~magwidgets.core.transfer.checkpointed_amplitudes`). None (default): True when the adjoint
+        method would need more than ``CHECKPOINT_ABOVE_BYTES`` (4 GiB) for the sweep. The forward pass and the
+        values are the same either way; the RGF solver ignores it.
     devices : {"auto", "all", "one"}
         Where the (flux, energy) points run. ``"auto"`` (default): split them over every device (of every process
         under ``jax.distributed``) when there is more than one and the call is not inside a jit, else the default
@@ -313,7 +379,8 @@ def conductance(
     mesh = _sweep_mesh(devices, grid, onsite, theta)
     if mesh is not None:
         return _sharded_grid_conductance(wire, onsite, theta, grid, mesh, solver, precision).reshape(shape)
-    return grid_conductance(wire, onsite, theta, grid, solver=solver, precision=precision).reshape(shape)
+    return grid_conductance(wire, onsite, theta, grid, solver=solver, precision=precision,
+                            checkpoint=checkpoint).reshape(shape)
 
 
 def _point_leads(wire: Wire, flux, energy) -> LeadSelfEnergies:
