@@ -121,3 +121,13 @@ def test_single_precision_check_also_runs_under_jit_and_grad():
         warnings.simplefilter("error", SinglePrecisionWarning)
         mw.conductance(wire, steep, flux, 1.2)  # double precision: no check, no warning
         jax.effects_barrier()
+
+
+def test_allocator_settings_respect_the_users_choice(monkeypatch):
+    from magwidgets.core.allocator import keep_freed_memory
+
+    monkeypatch.setenv("MAGWIDGETS_KEEP_FREED_MEMORY", "0")
+    assert keep_freed_memory() is False
+    monkeypatch.delenv("MAGWIDGETS_KEEP_FREED_MEMORY")
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "2")
+    assert keep_freed_memory() is False
