@@ -162,7 +162,9 @@ def dashboard_command(port: int | None = None, pool: int = 0, ip: str = "127.0.0
     command = [sys.executable, "-m", "voila", str(DASHBOARD_NOTEBOOK), f"--port={port or free_port()}",
                f"--Voila.ip={ip}", "--Voila.port_retries=0", "--show_tracebacks=False", "--strip_sources=True",
                f"--MappingKernelManager.cull_idle_timeout={int(idle_minutes * 60)}",
-               "--MappingKernelManager.cull_interval=60"]
+               "--MappingKernelManager.cull_interval=60",
+               # a kernel busy under a class's load may be silent for seconds; the default 4 s drops its output
+               "--VoilaExecutor.iopub_timeout=120", "--VoilaExecutor.startup_timeout=300"]
     if pool:
         command += ["--preheat_kernel=True", f"--pool_size={pool}"]
     if token:
