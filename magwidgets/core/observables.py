@@ -44,6 +44,8 @@ SINGLE_PRECISION_TOLERANCE = 1e-2
 #: ``checkpoint=None`` switches to the memory-bounded reverse mode when the adjoint method's estimated peak
 #: (:func:`magwidgets.core.transfer.adjoint_memory_bytes`) for the whole sweep exceeds this many bytes.
 CHECKPOINT_ABOVE_BYTES = 4 * 2**30
+#: Points evaluated together on the memory-bounded path (``checkpoint=True``).
+CHECKPOINT_BATCH = 4
 
 
 class SinglePrecisionWarning(UserWarning):
@@ -153,7 +155,7 @@ def _warn_if_single_unsafe(defects) -> None:
     worst = float(np.nanmax(np.asarray(defects), initial=0.0))
     if worst > SINGLE_PRECISION_TOLERANCE or np.isnan(np.asarray(defects)).any():
         warnings.warn(
-            f"complex64 lost current conservation: |N - T - R| reaches {worst:.0e} e^2/h (tolerance "
+            f"complex64 lost current conservation: |N - T - R| reaches {worst:.1e} e^2/h (tolerance "
             f"{SINGLE_PRECISION_TOLERANCE:.0e}), so the conductance is wrong by about as much. Single precision "
             "cannot hold the exponential growth of the evanescent channels inside steep potentials "
             "(|h - E| of tens of t) between re-normalisations; use precision='double'.",
@@ -189,9 +191,13 @@ def _conductance_points(wire: Wire, solver: str, precision: str, onsite, theta, 
         closed = jnp.all(coupling_left == 0)
         return jnp.where(closed, 0.0, jnp.sum(jnp.abs(transmission) ** 2)), jnp.where(closed, 0.0, defect)
 
-    values, defects = jax.vmap(one_point)(
-        flux, energy, leads.left, leads.right, leads.coupling_left, leads.coupling_right
-    )
+    points = (flux, energy, leads.left, leads.right, leads.coupling_left, leads.coupling_right)
+    if checkpoint:
+        # Memory-bounded path: a few points at a time, so that only CHECKPOINT_BATCH points' segment
+        # recomputations are alive at once (reverse mode keeps just the segment starts of every point).
+        values, defects = jax.lax.map(lambda point: one_point(*point), points, batch_size=CHECKPOINT_BATCH)
+    else:
+        values, defects = jax.vmap(one_point)(*points)
     if check_unitarity:
         # A host callback, so that the check also runs inside jit, grad and the design loops.
         jax.debug.callback(_warn_if_single_unsafe, jax.lax.stop_gradient(defects))
@@ -350,10 +356,11 @@ def conductance(
         How reverse mode through the transfer solver stores its work. False: the adjoint method (two sweeps per
         point; memory ~16 (2 L n m + 4 k n^2) bytes per point, see
         :func:`~magwidgets.core.transfer.adjoint_memory_bytes`). True: the memory-bounded path, JAX's reverse
-        mode with ``jax.checkpoint`` over segments of ~sqrt(k / 4) normalised blocks (O(sqrt(L)) per point,
-        slower; :func:`~magwidgets.core.transfer.checkpointed_amplitudes`). None (default): True when the adjoint
-        method would need more than ``CHECKPOINT_ABOVE_BYTES`` (4 GiB) for the sweep. The forward pass and the
-        values are the same either way; the RGF solver ignores it.
+        mode with ``jax.checkpoint`` over segments of ~sqrt(k / 4) normalised blocks (O(sqrt(L)) per point;
+        :func:`~magwidgets.core.transfer.checkpointed_amplitudes`), ``CHECKPOINT_BATCH`` = 4 points at a time;
+        slower at seed scale, about as fast at W = L = 200 (README "Large wires"). None (default): True when
+        the adjoint method would need more than ``CHECKPOINT_ABOVE_BYTES`` (4 GiB) for the sweep. The forward
+        pass and the values are the same either way; the RGF solver ignores it.
     devices : {"auto", "all", "one"}
         Where the (flux, energy) points run. ``"auto"`` (default): split them over every device (of every process
         under ``jax.distributed``) when there is more than one and the call is not inside a jit, else the default

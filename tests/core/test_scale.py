@@ -18,10 +18,11 @@ def antidot(length, width, amplitude, x0=15, y0=10, radius=2.0):
 
 @pytest.fixture(scope="module")
 def moderate():
-    """A 41 x 9 disordered wire (8 normalised blocks), 4 fluxes, the seed 000 loss against another sample's G."""
+    """A 41 x 9 disordered wire (8 normalised blocks), 5 fluxes (the memory-bounded path takes them 4 at a time),
+    the seed 000 loss against another sample's G."""
     rng = np.random.default_rng(21)
     wire = mw.Wire(41, 9)
-    flux = np.linspace(0, 0.06, 4)
+    flux = np.linspace(0, 0.06, 5)
     target = np.asarray(mw.conductance(wire, 4 + rng.uniform(-1, 1, (41, 9)), flux, 1.1))
     return wire, 4 + rng.uniform(-1, 1, (41, 9)), flux, target
 
@@ -67,7 +68,7 @@ def test_checkpoint_is_chosen_above_the_memory_budget(moderate, monkeypatch):
     wire, onsite, flux, _ = moderate
     grid, _ = observables.sweep_grid(wire, flux, 1.1)
     assert not observables._use_checkpoint(wire, grid, "double", None)  # ~1 MB: the adjoint method
-    estimate = transfer.adjoint_memory_bytes(wire, 4, grid.leads.coupling_left.shape[-1])
+    estimate = transfer.adjoint_memory_bytes(wire, 5, grid.leads.coupling_left.shape[-1])
     monkeypatch.setattr(observables, "CHECKPOINT_ABOVE_BYTES", estimate - 1)
     assert observables._use_checkpoint(wire, grid, "double", None)
     assert not observables._use_checkpoint(wire, grid, "double", False)
