@@ -56,7 +56,11 @@ def test_magnetisation_is_recovered_up_to_the_180_degree_rotation():
 
 
 def test_drawn_curve_then_smoothness():
-    """Seed 000 Figs. 4-5 on 12 x 12: fit a drawn curve, then the smoothness term flattens the potential."""
+    """Seed 000 Figs. 4-5 on 12 x 12: fit a drawn curve, then the smoothness term flattens the potential.
+
+    At gamma = 0.01 L_pot settles near 0.2 of its start (a balance, not a slow descent: 600 and 900 steps give the
+    same); gamma = 0.05 lowers it 10x (measured 0.097) while the RMS stays at 0.02 e^2/h.
+    """
     wire = mw.Wire(12, 12)
     flux = np.linspace(0, 0.08, 41)
     target = 0.4 * CURVES["arches"](np.linspace(0, 1, 41))   # below the 12-wide wire's channel count (4 -> 1)
@@ -64,7 +68,7 @@ def test_drawn_curve_then_smoothness():
     first = fit(wire, target, flux, 1.2, params=model, loss="log_rms",
                 optimizer=Optimizer("adabelief", 0.02, schedule="constant"), steps=600, seed=0)
     smooth = fit(wire, target, flux, 1.2, params=model, initial_params=first.params,
-                 loss=Loss("log_rms", smoothness=1e-2), optimizer=Optimizer("adabelief", 0.05, schedule="constant"),
+                 loss=Loss("log_rms", smoothness=5e-2), optimizer=Optimizer("adabelief", 0.05, schedule="constant"),
                  steps=600, seed=0)
     rms = lambda conductance: np.sqrt(np.mean((conductance - target) ** 2))  # noqa: E731
     assert rms(first.conductance) < 0.2
