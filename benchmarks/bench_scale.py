@@ -165,7 +165,7 @@ def main() -> None:
                         "10^4 sites)")
     parser.add_argument("--no-kwant", action="store_true", help="skip the Kwant column")
     parser.add_argument("--no-devices", action="store_true", help="skip the 8-device column")
-    parser.add_argument("--kwant-max-sites", type=int, default=40_000, help="largest W * L given to Kwant")
+    parser.add_argument("--kwant-max-sites", type=int, default=60_000, help="largest W * L given to Kwant")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--length", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--width", type=int, help=argparse.SUPPRESS)
