@@ -15,6 +15,9 @@ modes are rotated to diagonalise the current first. With ``U_R`` (``U_L``) the r
     F_L = U_L Lambda_L^{-1} U_L^{-1} (psi_{x-1} = F_L psi_x, outgoing to the left),
     Sigma_R = V^dag F_R,  Sigma_L = V F_L,  Gamma = i (Sigma - Sigma^dag).
 
+In practice F is built from a better-conditioned basis of the same space: an orthonormal Schur basis of the
+evanescent modes plus the propagating eigenvectors (see :func:`square_lead_point`).
+
 Ideal leads (seed 004 eqs. 10-11): decoupled 1D chains with hopping -t held at wave number k at every energy;
 an outgoing wave exp(ik|x|) gives Sigma = -t exp(ik) on every row (per spin: k_up, k_down) and Gamma = 2 t sin k.
 
