@@ -1,5 +1,6 @@
 """``magwidgets design CONFIG.toml``: archive contents, resume (also after SIGKILL), and bad configs that fail
 before writing."""
+import json
 import os
 import signal
 import subprocess
@@ -125,3 +126,39 @@ def test_a_run_killed_with_sigkill_is_offered_and_resumed_on_the_same_trajectory
     assert main(["design", straight]) == 0
     np.testing.assert_allclose(load_design_result(output)[0]["loss"], load_design_result(straight_output)[0]["loss"],
                                rtol=0, atol=1e-10)
+
+
+_SWEEP = """
+import json, numpy as np, magwidgets as mw
+wire = mw.Wire(12, 8)
+onsite = 4 + np.random.default_rng(3).uniform(-1, 1, (12, 8))
+print(json.dumps(np.asarray(mw.conductance(wire, onsite, np.linspace(0, 0.05, 7), 1.1)).tolist()))
+"""
+
+
+def test_kernels_share_compiled_programs_through_the_dashboard_cache(tmp_path, monkeypatch):
+    """The second kernel loads what the first compiled, and the loaded program gives the same G to the last bit."""
+    from magwidgets.cli import dashboard_environment
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR", raising=False)
+    environment = dashboard_environment(1)
+    cache = environment["JAX_COMPILATION_CACHE_DIR"]
+    assert cache.startswith(str(tmp_path)) and os.stat(cache).st_mode & 0o077 == 0
+
+    def sweep():
+        return subprocess.run([sys.executable, "-c", _SWEEP], env=environment, capture_output=True, text=True,
+                              check=True)
+
+    first = sweep()
+    entries = set(os.listdir(cache))
+    assert any("conductance_points" in entry for entry in entries)
+    second = sweep()
+    assert second.stdout == first.stdout
+    assert set(os.listdir(cache)) == entries  # nothing recompiled
+    assert "cpu_aot_loader" not in second.stderr  # the harmless XLA feature-check lines stay out of the log
+    values = json.loads(first.stdout)
+    assert len(values) == 7 and all(0 < value < 8 for value in values)  # at most W = 8 open channels
+
+    monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path / "teacher's choice"))
+    assert dashboard_environment(1)["JAX_COMPILATION_CACHE_DIR"] == str(tmp_path / "teacher's choice")
