@@ -133,7 +133,7 @@ def run_design(config_path: str, resume: bool = False, output: str | None = None
         return 130
     save_design_result(output, result, config_text=config.text, seed=config.seed, target=config.target,
                        truth=config.truth)
-    print(f"\n{result.reason}: {result.steps} steps, cost {result.loss:.6g}, {result.wall_time:.1f} s; "
+    print(f"\n{result.reason}: {result.steps} steps, best cost {result.loss:.6g}, {result.wall_time:.1f} s; "
           f"results in {output}", file=sys.stderr)
     return 0
 

@@ -68,7 +68,7 @@ def save_design_result(path: str, result, *, config_text: str = "", seed: Option
         arrays["target"] = np.asarray(target)
     arrays.update({f"truth_{name}": np.asarray(value) for name, value in (truth or {}).items()})
     metadata = dict(config=config_text, seed=seed, reason=result.reason, steps=result.steps,
-                    wall_time=result.wall_time, final_loss=result.loss, description=result.description,
+                    wall_time=result.wall_time, best_loss=result.loss, description=result.description,
                     versions=_versions())
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     save_npz_atomically(path, compressed=True, metadata=np.array(json.dumps(metadata, default=str)), **arrays)

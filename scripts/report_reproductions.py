@@ -32,7 +32,7 @@ def _defect(arrays, metadata) -> str:
 
 def _potential(arrays, metadata) -> str:
     error = np.abs(arrays["onsite"] - arrays["truth_onsite"])
-    return (f"cost {metadata['final_loss']:.3e} after {metadata['steps']} steps ({metadata['wall_time']:.0f} s); "
+    return (f"cost {metadata['best_loss']:.3e} after {metadata['steps']} steps ({metadata['wall_time']:.0f} s); "
             f"max site error {error.max():.3g}, mean {error.mean():.3g}; family costs {np.sort(arrays['family_loss'])}")
 
 
@@ -40,7 +40,7 @@ def _magnetisation(arrays, metadata) -> str:
     truth = arrays["truth_theta"]
     errors = {name: np.abs(np.cos(arrays["theta"]) - np.cos(member)).max()
               for name, member in (("as is", truth), ("rotated by 180 deg", truth[::-1, ::-1]))}
-    return (f"cost {metadata['final_loss']:.3e} after {metadata['steps']} steps; max |m_z - m_z,true|: "
+    return (f"cost {metadata['best_loss']:.3e} after {metadata['steps']} steps; max |m_z - m_z,true|: "
             + ", ".join(f"{name} {value:.3g}" for name, value in errors.items()))
 
 

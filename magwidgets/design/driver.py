@@ -31,7 +31,7 @@ from .objectives import TransportObjective
 from .optimize import Optimizer, StepState, initial_state, update_step
 from .params import PARAMETRISATIONS, parametrisation_from_config
 
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = 2  # 2: the state carries every start's best point
 
 
 class _Outputs:
@@ -73,9 +73,10 @@ class Snapshot(_Outputs):
 class DesignResult(_Outputs):
     """What a finished (or stopped) run returns.
 
-    ``params``, ``outputs`` (``onsite``, ``theta``, ``conductance``, ...) and ``loss`` are those of the best start;
-    ``family`` holds the parameters of every start and ``family_loss`` their final costs (the inverse problem is
-    not unique, seed 000 sec. III B). ``history`` maps "loss", "conductance", "smoothness" (the loss parts) and
+    ``params``, ``outputs`` (``onsite``, ``theta``, ``conductance``, ...) and ``loss`` are those of the lowest cost
+    any start reached, at the step where it reached it (an optimiser that oscillates around a minimum may have
+    stepped away since; ``history`` shows every step); ``family`` holds every start's best parameters and
+    ``family_loss`` their costs (the inverse problem is not unique, seed 000 sec. III B). ``history`` maps "loss", "conductance", "smoothness" (the loss parts) and
     "rate" to arrays of shape (steps + 1,) for one start or (steps + 1, n_starts) for several.
     """
 
@@ -389,11 +390,14 @@ class Design(RunControl):
         return merged
 
     def result(self) -> DesignResult:
-        snapshot = self.snapshot(status=self.reason)
-        return DesignResult(params=snapshot.params, outputs=snapshot.outputs, loss=snapshot.loss,
-                            history=self.history(), family=_to_numpy(self.state.params),
-                            family_loss=np.asarray(self.state.loss), steps=self.step, reason=self.reason,
-                            wall_time=self.wall_time, description=self.describe())
+        best = self.state.best
+        losses = np.asarray(best.loss)
+        start = int(np.argmin(losses))
+        pick = lambda tree: jax.tree_util.tree_map(lambda v: np.asarray(v[start]), tree)  # noqa: E731
+        return DesignResult(params=pick(best.params), outputs=pick(best.outputs), loss=float(losses[start]),
+                            history=self.history(), family=_to_numpy(best.params), family_loss=losses,
+                            steps=self.step, reason=self.reason, wall_time=self.wall_time,
+                            description=self.describe())
 
     def describe(self) -> dict:
         return dict(objective=self.objective.describe(), optimizer=self.optimizer.describe(), seed=self.seed,

@@ -15,7 +15,9 @@ cost and its gradient there, and accept or reject:
   methods crawl along the ill-conditioned directions of a potential map.
 
 Each step costs exactly one evaluation of the cost with its gradient (or Gauss-Newton terms) at the proposed
-point, which is reused for the next proposal. Multi-start runs vmap the step over a leading axis of starts: each start accepts, rejects and
+point, which is reused for the next proposal. Every start also keeps the lowest-cost point it has visited
+(:class:`BestPoint`): RMSProp and Adam keep oscillating around a minimum with a constant rate (seed 000's defect
+run touches -3.0 and steps back to -1.7), so a run returns its best point, not its last. Multi-start runs vmap the step over a leading axis of starts: each start accepts, rejects and
 adapts its rate on its own.
 """
 from __future__ import annotations
@@ -98,6 +100,15 @@ class Optimizer:
                     grow=self.grow)
 
 
+class BestPoint(NamedTuple):
+    """The lowest-cost parameters a start has visited, with their cost, its parts and the outputs there."""
+
+    params: Any
+    loss: jnp.ndarray
+    parts: dict
+    outputs: dict
+
+
 class StepState(NamedTuple):
     """Everything one start carries from step to step (a pytree; multi-start adds a leading axis)."""
 
@@ -109,6 +120,7 @@ class StepState(NamedTuple):
     grad: Any
     rate: jnp.ndarray
     n_rejected: jnp.ndarray
+    best: BestPoint
 
 
 def _all_finite(tree) -> jnp.ndarray:
@@ -134,7 +146,8 @@ def initial_state(objective, optimizer: Optimizer, params, data) -> StepState:
     """Evaluate the cost and its derivatives at the starting parameters of one start."""
     (loss, (parts, outputs)), grad = _evaluation(objective, optimizer)(params, data)
     opt_state = optimizer.transformation().init(params)
-    return StepState(params, opt_state, loss, parts, outputs, grad, jnp.asarray(1.0), jnp.asarray(0))
+    return StepState(params, opt_state, loss, parts, outputs, grad, jnp.asarray(1.0), jnp.asarray(0),
+                     BestPoint(params, loss, parts, outputs))
 
 
 def update_step(objective, optimizer: Optimizer, state: StepState, data) -> StepState:
@@ -149,7 +162,9 @@ def update_step(objective, optimizer: Optimizer, state: StepState, data) -> Step
     accept = jnp.isfinite(loss) & _all_finite(grad) & _all_finite(outputs)
     if optimizer.accepts_only_descent:
         accept = accept & (loss < state.loss)
+    best = jax.tree_util.tree_map(lambda new, old: jnp.where(accept & (loss < state.best.loss), new, old),
+                                  BestPoint(candidate, loss, parts, outputs), state.best)
     proposed = StepState(candidate, opt_state, loss, parts, outputs, grad,
-                         state.rate * optimizer.grow, state.n_rejected)
-    kept = state._replace(rate=state.rate * optimizer.shrink, n_rejected=state.n_rejected + 1)
+                         state.rate * optimizer.grow, state.n_rejected, best)
+    kept = state._replace(rate=state.rate * optimizer.shrink, n_rejected=state.n_rejected + 1, best=best)
     return jax.tree_util.tree_map(lambda new, old: jnp.where(accept, new, old), proposed, kept)

@@ -416,7 +416,7 @@ class DesignStudio(widgets.VBox):
                                        "kept; Run continues from them, Reset starts over.")
         elif state in ("stopped", "finished") and self.runner is not None and self.runner.design is not None:
             design = self.runner.design
-            self._previous = (design.objective.parametrisation.describe(), self.runner.latest.params)
+            self._previous = (design.objective.parametrisation.describe(), design.result().params)
             self._show_family(self.runner.design)
             self._offer_downloads(self.runner.design)
 
@@ -465,13 +465,13 @@ class DesignStudio(widgets.VBox):
         if design.n_starts == 1:
             self.family_area.layout.display = "none"
             return
-        fields = jax.vmap(design.objective.fields)(design.state.params)
+        fields = jax.vmap(design.objective.fields)(design.state.best.params)
         values = np.cos(np.asarray(fields[1])) if self.task.solves_magnetisation else np.asarray(fields[0])
         self.family_map.show(values.std(axis=0))
-        figure, _, _ = curve_figure("final cost of each start", "start", "cost", log_y=self.task.loss_kind == "mse")
+        figure, _, _ = curve_figure("best cost of each start", "start", "cost", log_y=self.task.loss_kind == "mse")
         self.family_losses.scales = dict(x=figure.axes[0].scale, y=figure.axes[1].scale)
         self.family_losses.x = np.arange(design.n_starts, dtype=float)
-        self.family_losses.y = np.asarray(design.state.loss, float)
+        self.family_losses.y = np.asarray(design.state.best.loss, float)
         figure.marks = [self.family_losses]
         self.family_area.children = [figure, self.family_map.figure]
         self.family_area.layout.display = "flex"
