@@ -48,6 +48,18 @@ def test_descent_accepts_only_falling_cost(small_map_problem):
     assert np.any(np.diff(result.history["rate"]) < 0), "a rate of 50 should have been rejected at least once"
 
 
+def test_an_oscillating_run_returns_its_best_point_with_the_conductance_there(small_map_problem):
+    """RMSProp at a rate far too high overshoots; the result is the lowest-cost step, and its G is that potential's."""
+    wire, truth, flux, energy, target = small_map_problem
+    result = _design(small_map_problem, optimizer=Optimizer("rmsprop", 0.3, schedule="constant"), n_starts=2).run(30)
+    loss = result.history["loss"]
+    assert np.all(loss[-1] > loss.min(axis=0) + 1e-3), "this rate should end above its best cost"
+    assert result.loss == pytest.approx(loss.min(), rel=1e-12)
+    assert result.family_loss == pytest.approx(loss.min(axis=0), rel=1e-12)
+    np.testing.assert_allclose(result.conductance, mw.conductance(wire, result.onsite, flux, energy), atol=1e-10)
+    assert np.mean((result.conductance - target) ** 2) == pytest.approx(result.loss, rel=1e-8)
+
+
 def test_diverging_step_reverts_to_last_good_parameters(small_map_problem):
     wire, truth, flux, energy, target = small_map_problem
     # A cost that is NaN beyond |v| > 3: a huge rate jumps there, the step is rejected and the rate shrinks.
