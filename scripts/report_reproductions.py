@@ -25,7 +25,7 @@ def _defect(arrays, metadata) -> str:
     intensity = [np.asarray(mw.wavefunction_intensity(wire, onsite, 0.0, 1.2))
                  for onsite in (arrays["onsite"], arrays["truth_onsite"])]
     difference = np.abs(intensity[0] - intensity[1]).max() / intensity[1].max()
-    return (f"loss {loss[0]:+.3f} -> {loss[-1]:+.3f} (min {loss.min():+.3f}) in {metadata['steps']} steps, "
+    return (f"loss {loss[0]:+.3f} -> best {loss.min():+.3f} at step {int(np.argmin(loss))} of {metadata['steps']}, "
             f"{metadata['wall_time']:.0f} s; potential maximum at (x, y) = {tuple(int(i) for i in peak)}; "
             f"max |WI - WI_true| / max WI_true at B = 0: {difference:.3f}")
 
