@@ -197,6 +197,10 @@ def dashboard_environment(slots: Optional[int] = None) -> dict:
     return environment
 
 
+#: Upper bound of the dashboard's compilation cache; the least recently used programs go first.
+COMPILE_CACHE_BYTES = 2 * 1024**3
+
+
 def compile_cache_environment() -> dict:
     """JAX's persistent compilation cache, shared by every kernel of every dashboard this user serves.
 
@@ -212,7 +216,10 @@ def compile_cache_environment() -> dict:
 
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "magwidgets" / f"jax-{version('jax')}"
     cache.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return dict(JAX_COMPILATION_CACHE_DIR=str(cache), JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0")
+    # A size limit turns on JAX's eviction, which also takes a file lock around every read and write: thirty
+    # kernels starting together then never read an entry another one is still writing.
+    return dict(JAX_COMPILATION_CACHE_DIR=str(cache), JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+                JAX_COMPILATION_CACHE_MAX_SIZE=str(COMPILE_CACHE_BYTES))
 
 
 def main(argv: list[str] | None = None) -> int:

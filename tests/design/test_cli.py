@@ -156,6 +156,7 @@ def test_kernels_share_compiled_programs_through_the_dashboard_cache(tmp_path, m
     second = sweep()
     assert second.stdout == first.stdout
     assert set(os.listdir(cache)) == entries  # nothing recompiled
+    assert ".lockfile" in entries  # reads and writes are locked (the size limit enables it)
     assert "cpu_aot_loader" not in second.stderr  # the harmless XLA feature-check lines stay out of the log
     values = json.loads(first.stdout)
     assert len(values) == 7 and all(0 < value < 8 for value in values)  # at most W = 8 open channels
