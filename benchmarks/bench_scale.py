@@ -41,17 +41,6 @@ def _potential(length: int, width: int) -> np.ndarray:
     return 4 + 0.5 * np.random.default_rng(1).standard_normal((length, width))
 
 
-def _median_time(function, repeats: int) -> float:
-    import jax
-
-    times = []
-    for repeat in range(repeats):
-        started = time.perf_counter()
-        jax.block_until_ready(function(repeat))
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
 def _faults() -> int:
     import resource
 
@@ -70,6 +59,7 @@ def worker(task: str, length: int, width: int, repeats: int) -> dict:
 
     import magwidgets as mw
     from magwidgets.core import SinglePrecisionWarning, observables, transfer
+    from bench_transport import median_time  # this script's folder is on the path, worker or not
 
     wire = mw.Wire(length, width)
     onsite = _potential(length, width)
@@ -87,7 +77,7 @@ def worker(task: str, length: int, width: int, repeats: int) -> dict:
         devices = "all" if task == "sharded" else "one"
         conductance = np.asarray(mw.conductance(wire, onsite, flux, ENERGY, devices=devices))
         faults, cpu = _faults(), time.process_time()
-        result["forward_s"] = _median_time(lambda r: mw.conductance(wire, potential(r), flux, ENERGY,
+        result["forward_s"] = median_time(lambda r: mw.conductance(wire, potential(r), flux, ENERGY,
                                                                     devices=devices), repeats)
         result["forward_faults"] = (_faults() - faults) / repeats
         result["forward_cpu_s"] = (time.process_time() - cpu) / repeats
@@ -98,7 +88,7 @@ def worker(task: str, length: int, width: int, repeats: int) -> dict:
                 jax.effects_barrier()
             result["single_warned"] = any(issubclass(w.category, SinglePrecisionWarning) for w in caught)
             result["single_error"] = float(np.max(np.abs(single - conductance)))
-            result["single_s"] = _median_time(lambda r: mw.conductance(wire, potential(r), flux, ENERGY,
+            result["single_s"] = median_time(lambda r: mw.conductance(wire, potential(r), flux, ENERGY,
                                                                        precision="single"), repeats)
     elif task in ("adjoint", "checkpoint"):
         target = 1.05 * np.asarray(mw.conductance(wire, onsite, flux, ENERGY))
@@ -110,7 +100,7 @@ def worker(task: str, length: int, width: int, repeats: int) -> dict:
         value_and_grad = jax.value_and_grad(log_rms)
         jax.block_until_ready(value_and_grad(onsite))
         faults, cpu = _faults(), time.process_time()
-        result["gradient_s"] = _median_time(lambda r: value_and_grad(potential(r)), repeats)
+        result["gradient_s"] = median_time(lambda r: value_and_grad(potential(r)), repeats)
         result["gradient_faults"] = (_faults() - faults) / repeats
         result["gradient_cpu_s"] = (time.process_time() - cpu) / repeats
         result["estimate_mb"] = transfer.adjoint_memory_bytes(wire, N_FLUX, result["channels"]) / 2**20

@@ -28,7 +28,7 @@ from ..core.sharding import (AXIS, BATCH, DEVICE_CHOICES, batch_mesh, gathered, 
 from ..io import save_npz_atomically
 from .losses import Loss
 from .objectives import TransportObjective
-from .optimize import Optimizer, StepState, initial_state, update_step
+from .optimize import BestPoint, Optimizer, StepState, initial_state, update_step
 from .params import PARAMETRISATIONS, parametrisation_from_config
 
 CHECKPOINT_FORMAT = 2  # 2: the state carries every start's best point
@@ -76,8 +76,9 @@ class DesignResult(_Outputs):
     ``params``, ``outputs`` (``onsite``, ``theta``, ``conductance``, ...) and ``loss`` are those of the lowest cost
     any start reached, at the step where it reached it (an optimiser that oscillates around a minimum may have
     stepped away since; ``history`` shows every step); ``family`` holds every start's best parameters and
-    ``family_loss`` their costs (the inverse problem is not unique, seed 000 sec. III B). ``history`` maps "loss", "conductance", "smoothness" (the loss parts) and
-    "rate" to arrays of shape (steps + 1,) for one start or (steps + 1, n_starts) for several.
+    ``family_loss`` their costs (the inverse problem is not unique, seed 000 sec. III B). ``history`` maps "loss",
+    "conductance", "smoothness" (the loss parts) and "rate" to arrays of shape (steps + 1,) for one start or
+    (steps + 1, n_starts) for several.
     """
 
     params: Any
@@ -389,13 +390,15 @@ class Design(RunControl):
             merged = {name: values[:, 0] for name, values in merged.items()}
         return merged
 
+    def best_point(self) -> BestPoint:
+        """The lowest-cost point any start has reached so far (NumPy arrays, without the start axis)."""
+        start = int(np.argmin(np.asarray(self.state.best.loss)))
+        return jax.tree_util.tree_map(lambda v: np.asarray(v[start]), self.state.best)
+
     def result(self) -> DesignResult:
-        best = self.state.best
-        losses = np.asarray(best.loss)
-        start = int(np.argmin(losses))
-        pick = lambda tree: jax.tree_util.tree_map(lambda v: np.asarray(v[start]), tree)  # noqa: E731
-        return DesignResult(params=pick(best.params), outputs=pick(best.outputs), loss=float(losses[start]),
-                            history=self.history(), family=_to_numpy(best.params), family_loss=losses,
+        best = self.best_point()
+        return DesignResult(params=best.params, outputs=best.outputs, loss=float(best.loss), history=self.history(),
+                            family=_to_numpy(self.state.best.params), family_loss=np.asarray(self.state.best.loss),
                             steps=self.step, reason=self.reason, wall_time=self.wall_time,
                             description=self.describe())
 

@@ -17,8 +17,8 @@ cost and its gradient there, and accept or reject:
 Each step costs exactly one evaluation of the cost with its gradient (or Gauss-Newton terms) at the proposed
 point, which is reused for the next proposal. Every start also keeps the lowest-cost point it has visited
 (:class:`BestPoint`): RMSProp and Adam keep oscillating around a minimum with a constant rate (seed 000's defect
-run touches -3.0 and steps back to -1.7), so a run returns its best point, not its last. Multi-start runs vmap the step over a leading axis of starts: each start accepts, rejects and
-adapts its rate on its own.
+run touches -3.0 and steps back to -1.7), so a run returns its best point, not its last. Multi-start runs vmap
+the step over a leading axis of starts: each start accepts, rejects and adapts its rate on its own.
 """
 from __future__ import annotations
 

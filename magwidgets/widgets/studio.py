@@ -416,7 +416,7 @@ class DesignStudio(widgets.VBox):
                                        "kept; Run continues from them, Reset starts over.")
         elif state in ("stopped", "finished") and self.runner is not None and self.runner.design is not None:
             design = self.runner.design
-            self._previous = (design.objective.parametrisation.describe(), design.result().params)
+            self._previous = (design.objective.parametrisation.describe(), design.best_point().params)
             self._show_family(self.runner.design)
             self._offer_downloads(self.runner.design)
 
