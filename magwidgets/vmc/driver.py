@@ -6,8 +6,10 @@ gradient in its covariance form
     grad E = 2 < (E_L - <E_L>) grad log|psi| >,
 
 with E_L clipped to ``clip`` mean absolute deviations around its median (only in the gradient; reported energies
-are unclipped); one Adam step with the rate ``learning_rate / (1 + t / decay)``; the Metropolis width nudged
-toward 50-55 % acceptance. Walkers persist across iterations. A walker whose local energy is not finite is left
+are unclipped); one step with the rate ``learning_rate / (1 + t / decay)``, either Adam's or along the natural
+gradient (:class:`NaturalGradient`, stochastic reconfiguration); the Metropolis width nudged toward 50-55 %
+acceptance. Before training, :meth:`VMC.pretrain` can fit the orbitals to Hartree-Fock's
+(:mod:`~magwidgets.vmc.pretrain`), FermiNet's recipe for Be and LiH. Walkers persist across iterations. A walker whose local energy is not finite is left
 out of that iteration's averages and gradient; a gradient that is not finite is not applied.
 
 :class:`VMC` has the interface :class:`~magwidgets.design.live.LiveRun` drives (``iterate``, ``compile``,
@@ -18,21 +20,21 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from functools import partial
+from functools import lru_cache, partial
 from typing import Callable, Iterator, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.flatten_util import ravel_pytree
 
 from ..design.driver import RunControl
 from .hamiltonian import local_energy
 from .network import Network, init_params, log_psi
-from .sampling import initial_walkers, metropolis
+from .pretrain import hartree_fock, pretrain
+from .sampling import adapt_width, initial_walkers, metropolis
 from .systems import System
-
-TARGET_ACCEPTANCE = (0.50, 0.55)
 
 
 class State(NamedTuple):
@@ -106,8 +108,64 @@ def _batch_statistics(energies):
     return finite, mean, variance
 
 
-@partial(jax.jit, static_argnames=("system", "optimizer", "mcmc_steps", "clip"))
-def _iteration(system: System, optimizer, mcmc_steps: int, clip: float, state: State):
+OPTIMIZERS = {"adam": 3e-3, "natural": 0.05}   # name: default learning rate
+# (optimizer, Hartree-Fock pretraining iterations) per system: FermiNet's recipe where the small network needs it
+# to reach 5 mHa within 15 CPU minutes (seed 003; README's VMC table), plain Adam where it is enough.
+RECIPES = {"Be": ("natural", 500), "LiH": ("natural", 500)}
+DEFAULT_RECIPE = ("adam", 0)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The learning rate rate / (1 + t / decay) at iteration t; hashable by value, so runs share compiled steps."""
+
+    rate: float
+    decay: float
+
+    def __call__(self, count):
+        return self.rate / (1.0 + count / self.decay)
+
+
+@lru_cache(maxsize=None)
+def _optimizer(name: str, schedule: Schedule) -> optax.GradientTransformation:
+    return optax.adam(schedule) if name == "adam" else optax.sgd(schedule)
+
+
+@dataclass(frozen=True)
+class NaturalGradient:
+    """Stochastic reconfiguration, the natural gradient of VMC (seed 003's "second-order" optimiser).
+
+    The step is delta = (S + damping)^-1 g with the metric S_pq = < O_p O_q > - < O_p > < O_q > of the parameter
+    derivatives O_p = d log|psi| / d theta_p over the walkers, solved in sample space through the identity
+    (O^T O + lambda)^-1 O^T = O^T (O O^T + lambda)^-1, which costs a walkers x walkers Cholesky instead of a
+    parameters x parameters one (Rende et al., Commun. Phys. 7, 260 (2024)). As in FermiNet's KFAC, a step of
+    rate eta is shortened so that eta^2 delta^T S delta <= ``max_norm``: the wavefunction never changes by more
+    than that in the Fisher metric, however small S's eigenvalues are. Damping and bound are FermiNet's KFAC
+    defaults.
+    """
+
+    damping: float = 1e-3
+    max_norm: float = 1e-3
+
+
+def _natural_direction(log_abs, params, walkers, finite, centred, rate, natural: NaturalGradient):
+    flat, unravel = ravel_pytree(params)
+    derivatives = jax.vmap(jax.grad(lambda flat, electrons: log_abs(unravel(flat), electrons)),
+                           in_axes=(None, 0))(flat, walkers)                                  # (walkers, parameters)
+    count = jnp.maximum(jnp.sum(finite), 1)
+    derivatives = jnp.where(finite[:, None], derivatives, 0.0)
+    fluctuations = jnp.where(finite[:, None], derivatives - jnp.sum(derivatives, axis=0) / count, 0.0) / jnp.sqrt(count)
+    residuals = jnp.where(finite, centred, 0.0) / jnp.sqrt(count)
+    kernel = fluctuations @ fluctuations.T + natural.damping * jnp.eye(walkers.shape[0])
+    direction = 2.0 * fluctuations.T @ jax.scipy.linalg.solve(kernel, residuals, assume_a="pos")
+    metric_norm = jnp.sum((fluctuations @ direction) ** 2)                              # delta^T S delta
+    shorten = jnp.minimum(1.0, jnp.sqrt(natural.max_norm / jnp.maximum(rate ** 2 * metric_norm, 1e-300)))
+    return unravel(shorten * direction)
+
+
+@partial(jax.jit, static_argnames=("system", "optimizer", "natural", "schedule", "mcmc_steps", "clip"))
+def _iteration(system: System, optimizer, natural: NaturalGradient | None, schedule, mcmc_steps: int, clip: float,
+               state: State):
     log_abs = lambda params, electrons: log_psi(params, system, electrons)[1]  # noqa: E731
     key, move_key = jax.random.split(state.key)
     walkers, log_values, acceptance = metropolis(partial(log_abs, state.params), move_key, state.walkers,
@@ -123,7 +181,11 @@ def _iteration(system: System, optimizer, mcmc_steps: int, clip: float, state: S
         logs = jax.vmap(partial(log_abs, params))(walkers)
         return 2.0 * jnp.sum(jnp.where(finite, centred * logs, 0.0)) / jnp.maximum(jnp.sum(finite), 1)
 
-    gradient = jax.grad(surrogate)(state.params)
+    if natural is None:
+        gradient = jax.grad(surrogate)(state.params)
+    else:
+        gradient = _natural_direction(log_abs, state.params, walkers, finite, centred, schedule(state.iteration),
+                                      natural)
     usable = jnp.all(jnp.array([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree_util.tree_leaves(gradient)]))
     updates, optimizer_state = optimizer.update(gradient, state.optimizer, state.params)
     params = jax.tree_util.tree_map(lambda old, new: jnp.where(usable, new, old), state.params,
@@ -131,8 +193,7 @@ def _iteration(system: System, optimizer, mcmc_steps: int, clip: float, state: S
     optimizer_state = jax.tree_util.tree_map(lambda old, new: jnp.where(usable, new, old), state.optimizer,
                                              optimizer_state)
     log_values = jax.vmap(partial(log_abs, params))(walkers)
-    low, high = TARGET_ACCEPTANCE
-    width = state.width * jnp.where(acceptance > high, 1.02, jnp.where(acceptance < low, 0.98, 1.0))
+    width = adapt_width(state.width, acceptance)
     new_state = State(params, optimizer_state, walkers, log_values, width, key, state.iteration + 1)
     return new_state, dict(energy=mean, variance=variance, acceptance=acceptance, width=state.width,
                            rejected=jnp.sum(~finite) + (~usable).astype(int))
@@ -159,8 +220,14 @@ class VMC(RunControl):
         Layer widths and number of determinants.
     walkers : int
         Number of Metropolis walkers (persist across iterations).
+    optimizer : {"adam", "natural"}
+        Adam from optax, or the natural gradient (:class:`NaturalGradient`, stochastic reconfiguration) applied
+        with plain steps.
     learning_rate, decay : float
-        Adam's rate learning_rate / (1 + t / decay); Adam much above 3e-3 diverges (ferminet issue 57).
+        The rate learning_rate / (1 + t / decay). Default 3e-3 for Adam (much above diverges, ferminet issue 57)
+        and 0.05 for the natural gradient (FermiNet's KFAC rate).
+    natural : NaturalGradient
+        Damping and step-norm bound of the natural gradient.
     mcmc_steps : int
         Metropolis moves per walker between parameter updates.
     clip : float
@@ -175,16 +242,24 @@ class VMC(RunControl):
     """
 
     def __init__(self, system: System, network: Network = Network(), *, walkers: int = 1024,
-                 learning_rate: float = 3e-3, decay: float = 1000.0, mcmc_steps: int = 10, clip: float = 5.0,
+                 optimizer: str = "adam", learning_rate: float | None = None, decay: float = 1000.0,
+                 natural: NaturalGradient = NaturalGradient(), mcmc_steps: int = 10, clip: float = 5.0,
                  burn_in: int = 200, seed: int = 0, snapshot_every: int = 10, callbacks: Sequence[Callable] = ()):
         if walkers < 2:
             raise ValueError(f"walkers must be >= 2, got {walkers}")
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}")
+        learning_rate = OPTIMIZERS[optimizer] if learning_rate is None else learning_rate
+        if not (natural.damping > 0 and natural.max_norm > 0):
+            raise ValueError(f"expected damping > 0 and max_norm > 0, got {natural}")
         if not (learning_rate > 0 and decay > 0 and mcmc_steps >= 1 and clip > 0 and snapshot_every >= 1):
             raise ValueError("expected learning_rate > 0, decay > 0, mcmc_steps >= 1, clip > 0, snapshot_every >= 1")
         self.system, self.network = system, network
         self.mcmc_steps, self.clip, self.snapshot_every = int(mcmc_steps), float(clip), int(snapshot_every)
         self.callbacks = list(callbacks)
-        self.optimizer = optax.adam(lambda count: learning_rate / (1.0 + count / decay))
+        self.schedule = Schedule(float(learning_rate), float(decay))
+        self.natural = natural if optimizer == "natural" else None
+        self.optimizer = _optimizer(optimizer, self.schedule)
         parameter_key, walker_key, key = jax.random.split(jax.random.PRNGKey(seed), 3)
         params = init_params(parameter_key, system, network)
         positions = initial_walkers(walker_key, system, walkers)
@@ -195,11 +270,27 @@ class VMC(RunControl):
                            jnp.asarray(0))
         self.step, self.wall_time, self.reason = 0, 0.0, "not started"
         self._history: list[dict] = []
+        self.pretraining_loss = np.zeros(0)   # the orbital loss of each pretraining iteration, if any
         super().__init__()
+
+    def pretrain(self, iterations: int, basis: str = "cc-pvdz", learning_rate: float = 3e-3) -> np.ndarray:
+        """Fit the orbitals to Hartree-Fock's in ``basis`` (:mod:`~magwidgets.vmc.pretrain`, needs PySCF) for
+        ``iterations`` Adam steps before the energy is minimised; returns the orbital loss of each iteration."""
+        if self.step:
+            raise RuntimeError(f"pretraining comes before training; this run is at iteration {self.step}")
+        if iterations < 1:
+            raise ValueError(f"iterations must be >= 1, got {iterations}")
+        params, walkers, log_values, width, key, losses = pretrain(
+            self.state.params, self.system, hartree_fock(self.system, basis), self.state.walkers,
+            self.state.log_values, self.state.width, self.state.key, iterations=iterations,
+            learning_rate=learning_rate, mcmc_steps=self.mcmc_steps)
+        self.state = State(params, self.optimizer.init(params), walkers, log_values, width, key, jnp.asarray(0))
+        self.pretraining_loss = losses
+        return losses
 
     # -- the loop ----------------------------------------------------------------------------------------------
     def _advance(self, state: State):
-        return _iteration(self.system, self.optimizer, self.mcmc_steps, self.clip, state)
+        return _iteration(self.system, self.optimizer, self.natural, self.schedule, self.mcmc_steps, self.clip, state)
 
     def compile(self) -> None:
         """Compile one iteration now (on a copy of the state), so that a live display's first Run steps at once."""

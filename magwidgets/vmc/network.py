@@ -93,8 +93,12 @@ def _jastrow(system: System, params, pair_distance):
     return jnp.sum(cusp * pair_distance / (1.0 + beta * pair_distance))
 
 
-def log_psi(params: dict, system: System, electrons) -> tuple[jnp.ndarray, jnp.ndarray]:
-    """(sign, log|psi|) at one configuration ``electrons`` of shape (N, 3) (or (3N,)), up electrons first."""
+def orbital_matrices(params: dict, system: System, electrons) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """The determinants' orbital matrices phi^d_k(r_i), shape (D, N electrons, N orbitals), and the pair distances.
+
+    Rows are electrons (up block first); each determinant is dense: every orbital is evaluated for every electron,
+    so the up-down blocks are free (FermiNet's ``full_det``).
+    """
     electrons = jnp.reshape(electrons, (system.n_electrons, 3))
     one, two, nucleus_distance, pair_distance = _features(system, electrons)
     for layer in params["layers"]:
@@ -112,8 +116,13 @@ def log_psi(params: dict, system: System, electrons) -> tuple[jnp.ndarray, jnp.n
         envelope = params["envelopes"][channel]
         decay = jnp.exp(-jnp.abs(envelope["sigma"])[None] * nucleus_distance[block][..., None])     # (n_s, M, D N)
         rows.append(linear * jnp.sum(envelope["pi"][None] * decay, axis=1))
-    orbitals = jnp.concatenate(rows, axis=0).reshape(n, n_det, n).transpose(1, 0, 2)  # (D, N electrons, N orbitals)
-    if n == 1:  # 1 x 1: no slogdet (its gradient is NaN at 0, ferminet issue 22)
+    return jnp.concatenate(rows, axis=0).reshape(n, n_det, n).transpose(1, 0, 2), pair_distance
+
+
+def log_psi(params: dict, system: System, electrons) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """(sign, log|psi|) at one configuration ``electrons`` of shape (N, 3) (or (3N,)), up electrons first."""
+    orbitals, pair_distance = orbital_matrices(params, system, electrons)
+    if system.n_electrons == 1:  # 1 x 1: no slogdet (its gradient is NaN at 0, ferminet issue 22)
         value = orbitals[:, 0, 0]
         signs, logs = jnp.sign(value), jnp.log(jnp.abs(value))
     else:

@@ -14,6 +14,8 @@ import numpy as np
 
 from .systems import System
 
+TARGET_ACCEPTANCE = (0.50, 0.55)
+
 
 def initial_walkers(key, system: System, n_walkers: int) -> jnp.ndarray:
     """(n_walkers, N, 3): electrons placed around the nuclei in proportion to their charges, unit Gaussian spread.
@@ -58,3 +60,9 @@ def metropolis(log_abs_psi: Callable, key, walkers, log_values, width, steps: in
 
     (walkers, log_values, accepted), _ = jax.lax.scan(move, (walkers, log_values, 0.0), jax.random.split(key, steps))
     return walkers, log_values, accepted / steps
+
+
+def adapt_width(width, acceptance):
+    """The Metropolis width nudged by 2 % toward an acceptance inside ``TARGET_ACCEPTANCE``."""
+    low, high = TARGET_ACCEPTANCE
+    return width * jnp.where(acceptance > high, 1.02, jnp.where(acceptance < low, 0.98, 1.0))

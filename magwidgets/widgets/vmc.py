@@ -13,7 +13,7 @@ import ipywidgets as widgets
 import numpy as np
 
 from ..design.live import LiveRun
-from ..vmc import SYSTEMS, VMC, VMCSnapshot
+from ..vmc import DEFAULT_RECIPE, OPTIMIZERS, RECIPES, SYSTEMS, VMC, VMCSnapshot
 from ._common import LatestOnly, RunButtons, message_line, show_message, tagged
 from .maps import curve_figure
 
@@ -32,28 +32,36 @@ class VMCPanel(widgets.VBox):
     min_interval : float
         Seconds between redraws while running.
     prepare : bool
-        Build and compile the run in the background at once, so that the first Run starts stepping.
+        Build (and pretrain) and compile the run in the background at once and after every change of system or
+        optimiser, so that the first Run starts stepping.
 
-    The energy figure shows the batch mean of the local energy at every iteration with the exact energy and the
+    The optimiser, its rate and the Hartree-Fock pretraining start at the chosen system's recipe
+    (:data:`~magwidgets.vmc.RECIPES`: Adam for H-Li, the natural gradient after 500 pretraining iterations for
+    Be and LiH); pretraining runs with the build, before the first Run. The energy figure shows the batch mean of the local energy at every iteration with the exact energy and the
     Hartree-Fock energy as lines; the walker figure shows where the electrons are (x-z plane, spin up blue,
     spin down red, nuclei black). **Evaluate** freezes the wavefunction and measures its energy with a blocking
     error bar. CSS classes: ``mw-run``, ``mw-pause``, ``mw-stop``, ``mw-reset``, ``mw-evaluate``, ``mw-step``,
-    ``mw-energy``, ``mw-acceptance``, ``mw-variance``, ``mw-status``.
+    ``mw-energy``, ``mw-acceptance``, ``mw-variance``, ``mw-status``, ``mw-optimizer``, ``mw-pretrain``.
     """
 
     def __init__(self, system: str = "He", *, walkers: int = 512, min_interval: float = 0.1,
                  prepare: bool = True) -> None:
         super().__init__()
         self.add_class("mw-vmc-panel")
-        self.min_interval = float(min_interval)
+        self.min_interval, self.prepare = float(min_interval), bool(prepare)
         self.runner: Optional[LiveRun] = None
         self._frame_lock = threading.Lock()
         self.system_picker = tagged(widgets.Dropdown(options=list(SYSTEMS), value=system, description="system"),
                                       "mw-system")
         self.walkers_box = tagged(widgets.BoundedIntText(value=walkers, min=16, max=8192, description="walkers",
                                                            layout=dict(width="170px")), "mw-walkers")
-        self.rate_box = tagged(widgets.BoundedFloatText(value=3e-3, min=1e-5, max=1e-1, step=1e-3, description="rate",
+        self.optimizer_picker = tagged(widgets.Dropdown(options=[("Adam", "adam"), ("natural gradient", "natural")],
+                                                        description="optimiser", layout=dict(width="240px")),
+                                       "mw-optimizer")
+        self.rate_box = tagged(widgets.BoundedFloatText(value=3e-3, min=1e-5, max=1.0, step=1e-3, description="rate",
                                                           layout=dict(width="160px")), "mw-rate")
+        self.pretrain_box = tagged(widgets.BoundedIntText(value=0, min=0, max=20_000, description="HF pretrain",
+                                                          layout=dict(width="190px")), "mw-pretrain")
         self.steps_box = tagged(widgets.BoundedIntText(value=2000, min=1, max=1_000_000, description="steps",
                                                          layout=dict(width="170px")), "mw-steps")
         self.seed_box = tagged(widgets.IntText(value=0, description="seed", layout=dict(width="130px")), "mw-seed")
@@ -70,7 +78,9 @@ class VMCPanel(widgets.VBox):
         self._evaluation = LatestOnly(lambda error: show_message(self.message, f"{type(error).__name__}: {error}"))
 
         self.evaluate_button.on_click(self._on_evaluate)
-        self.system_picker.observe(lambda change: self.reset(), names="value")
+        self.system_picker.observe(self._on_system, names="value")
+        self.optimizer_picker.observe(self._on_optimizer, names="value")
+        self._use_recipe(system)
 
         self.energy_figure, self._step_scale, self._energy_scale = curve_figure(
             "energy", "iteration", "batch mean of E_L [hartree]", css_class="mw-energy-figure")
@@ -97,9 +107,11 @@ class VMCPanel(widgets.VBox):
             animation_duration=0)
         self.walker_figure.add_class("mw-walker-figure")
 
-        self._settings = (self.system_picker, self.walkers_box, self.rate_box, self.seed_box)
+        self._settings = (self.system_picker, self.walkers_box, self.optimizer_picker, self.rate_box,
+                          self.pretrain_box, self.seed_box)
         self.children = [
-            widgets.HBox([self.system_picker, self.walkers_box, self.rate_box, self.steps_box, self.seed_box]),
+            widgets.HBox([self.system_picker, self.walkers_box, self.steps_box, self.seed_box]),
+            widgets.HBox([self.optimizer_picker, self.rate_box, self.pretrain_box]),
             widgets.HBox([self.run_button, self.pause_button, self.stop_button, self.reset_button, self.evaluate_button]),
             widgets.HBox([self.step_readout, self.energy_readout, self.acceptance_readout, self.variance_readout,
                           self.status]),
@@ -118,12 +130,35 @@ class VMCPanel(widgets.VBox):
         """The current run (None until it has been built in the worker)."""
         return self.runner.design if self.runner is not None else None
 
+    def _use_recipe(self, name: str) -> None:
+        """Set the optimiser, its rate and the pretraining to the system's recipe (:data:`~magwidgets.vmc.RECIPES`)."""
+        optimizer, pretraining = RECIPES.get(name, DEFAULT_RECIPE)
+        self._choosing_recipe = True
+        try:
+            self.optimizer_picker.value, self.rate_box.value = optimizer, OPTIMIZERS[optimizer]
+            self.pretrain_box.value = pretraining
+        finally:
+            self._choosing_recipe = False
+
+    def _on_system(self, change) -> None:
+        self._use_recipe(change["new"])
+        self.reset(self.prepare)
+
+    def _on_optimizer(self, change) -> None:
+        if not self._choosing_recipe:
+            self.rate_box.value = OPTIMIZERS[change["new"]]
+            self.reset(self.prepare)
+
     def _new_runner(self) -> LiveRun:
         system, walkers = self.system, int(self.walkers_box.value)
-        rate, seed = float(self.rate_box.value), int(self.seed_box.value)
+        optimizer, rate = self.optimizer_picker.value, float(self.rate_box.value)
+        pretraining, seed = int(self.pretrain_box.value), int(self.seed_box.value)
 
         def build() -> VMC:
-            return VMC(system, walkers=walkers, learning_rate=rate, seed=seed, snapshot_every=5)
+            run = VMC(system, walkers=walkers, optimizer=optimizer, learning_rate=rate, seed=seed, snapshot_every=5)
+            if pretraining:   # in the worker, like compilation: the panel stays responsive
+                run.pretrain(pretraining)
+            return run
 
         self.runner = LiveRun(build, self._render, self._on_state, min_interval=self.min_interval)
         return self.runner
@@ -177,6 +212,11 @@ class VMCPanel(widgets.VBox):
     # -- rendering (worker thread) ------------------------------------------------------------------------------
     def _on_state(self, state: str, message: Optional[str]) -> None:
         self._set_buttons(state, message)
+        run = self.vmc
+        if state == "ready" and run is not None and run.pretraining_loss.size:
+            loss = run.pretraining_loss
+            self.result.value = (f"orbitals pretrained to Hartree-Fock in {loss.size} iterations: "
+                                 f"orbital loss {loss[0]:.3g} → {loss[-1]:.3g}")
         if state == "failed":
             show_message(self.message, f"The run stopped with an error: {message}. Run continues from the last "
                                        "good parameters, Reset starts over.")

@@ -45,3 +45,20 @@ def test_changing_the_system_resets_the_run():
     assert panel.runner is not first and panel.step_readout.value == "0"
     assert list(panel.nuclei.y) == [-0.70055, 0.70055]
     panel.runner.cancel()
+
+
+def test_each_system_starts_at_its_recipe_and_pretrains_before_the_first_run():
+    panel = VMCPanel("He", walkers=32, prepare=False)
+    assert (panel.optimizer_picker.value, panel.rate_box.value, panel.pretrain_box.value) == ("adam", 3e-3, 0)
+    panel.system_picker.value = "Be"
+    assert (panel.optimizer_picker.value, panel.rate_box.value, panel.pretrain_box.value) == ("natural", 0.05, 500)
+    panel.optimizer_picker.value = "adam"
+    assert panel.rate_box.value == 3e-3
+    panel.system_picker.value = "Li"
+    panel.pretrain_box.value = 40
+    panel.reset()                                                         # build, pretrain and compile
+    _wait(lambda: panel.runner.state == "ready", 300, "the run did not pretrain and compile")
+    loss = panel.vmc.pretraining_loss
+    assert loss.size == 40 and loss[-1] < loss[0] / 3
+    assert "pretrained to Hartree-Fock in 40 iterations" in panel.result.value
+    panel.runner.cancel()
