@@ -37,7 +37,7 @@ def train(name: str, minutes: float, walkers: int, evaluation_iterations: int, o
     next_report = 30.0
     for snapshot in run.iterate(10**9):
         elapsed = time.perf_counter() - started
-        if elapsed >= next_report:
+        if elapsed >= next_report and run.step:
             recent = run.history()["energy"][-100:]
             curve.append((elapsed, snapshot.step, 1000 * (float(np.mean(recent)) - system.exact)))
             print(f"  {name:4s} {elapsed:6.0f} s  iteration {snapshot.step:6d}  <E> - E_exact = {curve[-1][2]:+8.2f} mHa",

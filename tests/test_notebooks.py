@@ -85,6 +85,8 @@ EXPECTED = {
         "antisymmetry": lambda value: value == -1,
         "helium_below_hartree_fock": lambda value: value > 0,          # mHa
         "helium_error_bars_above_exact": lambda value: value > -3,    # variational
+        "lithium_pretraining_fraction": lambda value: value > 0.7,    # pretraining: most of the way to E_HF
+        "natural_gradient_gain": lambda value: value > 0,             # mHa below Adam after as many iterations
     },
     "dashboard": {},
 }

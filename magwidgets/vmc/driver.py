@@ -111,7 +111,7 @@ def _batch_statistics(energies):
 OPTIMIZERS = {"adam": 3e-3, "natural": 0.05}   # name: default learning rate
 # (optimizer, Hartree-Fock pretraining iterations) per system: FermiNet's recipe where the small network needs it
 # to reach 5 mHa within 15 CPU minutes (seed 003; README's VMC table), plain Adam where it is enough.
-RECIPES = {"Be": ("natural", 500), "LiH": ("natural", 500)}
+RECIPES = {"Li": ("natural", 500), "Be": ("natural", 500), "LiH": ("natural", 500)}
 DEFAULT_RECIPE = ("adam", 0)
 
 
@@ -133,7 +133,8 @@ def _optimizer(name: str, schedule: Schedule) -> optax.GradientTransformation:
 
 @dataclass(frozen=True)
 class NaturalGradient:
-    """Stochastic reconfiguration, the natural gradient of VMC (seed 003's "second-order" optimiser).
+    """The natural gradient (Amari 1998), which for VMC is stochastic reconfiguration (Sorella 1998): seed 003's
+    optimiser, of whose Fisher matrix FermiNet's KFAC is a Kronecker-factored approximation.
 
     The step is delta = (S + damping)^-1 g with the metric S_pq = < O_p O_q > - < O_p > < O_q > of the parameter
     derivatives O_p = d log|psi| / d theta_p over the walkers, solved in sample space through the identity
