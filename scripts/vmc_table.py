@@ -46,8 +46,9 @@ def train(name: str, minutes: float, walkers: int, evaluation_iterations: int, o
         if elapsed >= 60 * minutes:
             run.stop()
     evaluation = run.evaluate(evaluation_iterations)
-    return dict(name=name, recipe=f"{optimizer}{f' + HF {pretraining}' if pretraining else ''}", iterations=run.step, seconds=time.perf_counter() - started, energy=evaluation.energy,
-                error=evaluation.error, exact=system.exact, curve=curve)
+    recipe = f"{optimizer} + HF {pretraining}" if pretraining else optimizer
+    return dict(name=name, recipe=recipe, iterations=run.step, seconds=time.perf_counter() - started,
+                energy=evaluation.energy, error=evaluation.error, exact=system.exact, curve=curve)
 
 
 def main() -> None:
@@ -65,14 +66,15 @@ def main() -> None:
             parser.error(f"unknown system {name!r}; expected some of {sorted(SYSTEMS)}")
         optimizer, pretraining = RECIPES.get(name, DEFAULT_RECIPE)
         rows.append(train(name, arguments.minutes or BUDGET_MINUTES[name], arguments.walkers, arguments.evaluation,
-                          arguments.optimizer or optimizer, pretraining if arguments.pretrain is None else arguments.pretrain))
-    print(f"\n{'system':6s} {'recipe':18s} {'iterations':>10s} {'time [s]':>9s} {'E [Ha]':>14s} {'exact':>12s} {'error [mHa]':>16s}"
-          f" {'bar':>6s}  ok")
+                          arguments.optimizer or optimizer,
+                          pretraining if arguments.pretrain is None else arguments.pretrain))
+    print(f"\n{'system':6s} {'recipe':18s} {'iterations':>10s} {'time [s]':>9s} {'E [Ha]':>14s} {'exact':>12s}"
+          f" {'error [mHa]':>16s} {'bar':>6s}  ok")
     for row in rows:
         difference, bar = 1000 * (row["energy"] - row["exact"]), BAR_MHA.get(row["name"], 1.6)
         variational = difference > -3000 * row["error"]
-        print(f"{row['name']:6s} {row['recipe']:18s} {row['iterations']:10d} {row['seconds']:9.0f} {row['energy']:9.5f}({1e5 * row['error']:3.0f})"
-              f" {row['exact']:12.6f} {difference:+8.2f} ± {1000 * row['error']:5.2f} {bar:6.1f}  "
+        print(f"{row['name']:6s} {row['recipe']:18s} {row['iterations']:10d} {row['seconds']:9.0f}"
+              f" {row['energy']:9.5f}({1e5 * row['error']:3.0f}) {row['exact']:12.6f} {difference:+8.2f} ± {1000 * row['error']:5.2f} {bar:6.1f}  "
               f"{'yes' if abs(difference) <= bar and variational else 'no'}")
 
 

@@ -8,9 +8,10 @@ gradient in its covariance form
 with E_L clipped to ``clip`` mean absolute deviations around its median (only in the gradient; reported energies
 are unclipped); one step with the rate ``learning_rate / (1 + t / decay)``, either Adam's or along the natural
 gradient (:class:`NaturalGradient`, stochastic reconfiguration); the Metropolis width nudged toward 50-55 %
-acceptance. Before training, :meth:`VMC.pretrain` can fit the orbitals to Hartree-Fock's
-(:mod:`~magwidgets.vmc.pretrain`), FermiNet's recipe for Be and LiH. Walkers persist across iterations. A walker whose local energy is not finite is left
-out of that iteration's averages and gradient; a gradient that is not finite is not applied.
+acceptance. Walkers persist across iterations. A walker whose local energy is not finite is left out of that
+iteration's averages and gradient; a gradient that is not finite is not applied. Before training,
+:meth:`VMC.pretrain` can fit the orbitals to Hartree-Fock's (:mod:`~magwidgets.vmc.pretrain`); with the natural
+gradient that is FermiNet's recipe, the one :data:`RECIPES` uses for Li, Be and LiH.
 
 :class:`VMC` has the interface :class:`~magwidgets.design.live.LiveRun` drives (``iterate``, ``compile``,
 ``pause``/``unpause``/``stop``, ``step``, ``reason``), so the VMC panel runs it exactly as the design studio runs
@@ -139,7 +140,8 @@ class NaturalGradient:
     The step is delta = (S + damping)^-1 g with the metric S_pq = < O_p O_q > - < O_p > < O_q > of the parameter
     derivatives O_p = d log|psi| / d theta_p over the walkers, solved in sample space through the identity
     (O^T O + lambda)^-1 O^T = O^T (O O^T + lambda)^-1, which costs a walkers x walkers Cholesky instead of a
-    parameters x parameters one (Rende et al., Commun. Phys. 7, 260 (2024)). As in FermiNet's KFAC, a step of
+    parameters x parameters one (Rende, Goldt, Becca & Sorella, "A simple linear algebra identity to optimize
+    large-scale neural network quantum states", Commun. Phys. 2024). As in FermiNet's KFAC, a step of
     rate eta is shortened so that eta^2 delta^T S delta <= ``max_norm``: the wavefunction never changes by more
     than that in the Fisher metric, however small S's eigenvalues are. Damping and bound are FermiNet's KFAC
     defaults.

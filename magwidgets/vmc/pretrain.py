@@ -63,7 +63,8 @@ def hartree_fock(system: System, basis: str = "cc-pvdz") -> HartreeFock:
     try:
         from pyscf import gto, scf
     except ImportError as error:
-        raise ImportError("Hartree-Fock pretraining needs PySCF (a magwidgets dependency): pip install pyscf") from error
+        raise ImportError("Hartree-Fock pretraining needs PySCF (a magwidgets dependency): "
+                          "pip install pyscf") from error
     atoms = []
     for charge, position in zip(system.charges, system.positions):
         if charge != round(charge) or int(charge) not in SYMBOLS:

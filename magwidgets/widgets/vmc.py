@@ -37,8 +37,9 @@ class VMCPanel(widgets.VBox):
 
     The optimiser, its rate and the Hartree-Fock pretraining start at the chosen system's recipe
     (:data:`~magwidgets.vmc.RECIPES`: Adam for H, He and H2, the natural gradient after 500 pretraining
-    iterations for Li, Be and LiH); pretraining runs with the build, before the first Run. The energy figure shows the batch mean of the local energy at every iteration with the exact energy and the
-    Hartree-Fock energy as lines; the walker figure shows where the electrons are (x-z plane, spin up blue,
+    iterations for Li, Be and LiH); pretraining runs with the build, before the first Run. The energy figure
+    shows the batch mean of the local energy at every iteration with the exact energy and the Hartree-Fock
+    energy as lines; the walker figure shows where the electrons are (x-z plane, spin up blue,
     spin down red, nuclei black). **Evaluate** freezes the wavefunction and measures its energy with a blocking
     error bar. CSS classes: ``mw-run``, ``mw-pause``, ``mw-stop``, ``mw-reset``, ``mw-evaluate``, ``mw-step``,
     ``mw-energy``, ``mw-acceptance``, ``mw-variance``, ``mw-status``, ``mw-optimizer``, ``mw-pretrain``.
