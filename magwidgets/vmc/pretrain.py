@@ -14,7 +14,7 @@ their missing nuclear cusp does not matter, because the envelopes and the energy
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 
 import jax
 import jax.numpy as jnp
@@ -87,6 +87,11 @@ def orbital_loss(params: dict, system: System, walkers, targets) -> jnp.ndarray:
     return jnp.mean(jnp.sum((orbitals - targets[:, None]) ** 2, axis=(-1, -2)))
 
 
+@lru_cache(maxsize=None)
+def _adam(learning_rate: float) -> optax.GradientTransformation:
+    return optax.adam(learning_rate)   # one object per rate, so that every pretraining reuses the compiled step
+
+
 @partial(jax.jit, static_argnames=("system", "optimizer"))
 def _fit_step(system: System, optimizer, params, optimizer_state, walkers, targets):
     loss, gradient = jax.value_and_grad(orbital_loss)(params, system, walkers, targets)
@@ -107,7 +112,7 @@ def pretrain(params: dict, system: System, orbitals: HartreeFock, walkers, log_v
     -------
     params, walkers, log_values, width, key, losses (one per iteration)
     """
-    optimizer = optax.adam(learning_rate)
+    optimizer = _adam(float(learning_rate))
     optimizer_state = optimizer.init(params)
     losses = np.empty(int(iterations))
     for iteration in range(int(iterations)):
