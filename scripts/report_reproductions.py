@@ -38,9 +38,11 @@ def _potential(arrays, metadata) -> str:
 
 def _magnetisation(arrays, metadata) -> str:
     truth = arrays["truth_theta"]
-    errors = {name: np.abs(np.cos(arrays["theta"]) - np.cos(member)).max()
-              for name, member in (("as is", truth), ("rotated by 180 deg", truth[::-1, ::-1]))}
-    return (f"cost {metadata['best_loss']:.3e} after {metadata['steps']} steps; max |m_z - m_z,true|: "
+    images = (("as is", truth), ("x-mirror", truth[::-1]), ("y-mirror", truth[:, ::-1]),
+              ("rotated by 180 deg", truth[::-1, ::-1]))
+    errors = {name: np.abs(np.cos(arrays["theta"]) - np.cos(image)).max() for name, image in images}
+    return (f"cost {metadata['best_loss']:.3e} after {metadata['steps']} steps ({metadata['wall_time']:.0f} s); "
+            "max |m_z - m_z,true| against the truth's images: "
             + ", ".join(f"{name} {value:.3g}" for name, value in errors.items()))
 
 

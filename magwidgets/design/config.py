@@ -9,7 +9,8 @@ a known truth, which the results archive keeps for comparison:
 
 - ``kind = "gaussian_defect"``: seed 000 eq. 3 (amplitude, x, y, radius, offset);
 - ``kind = "random_potential"``: uniform in [-amplitude, amplitude] with optional fixed sites (seed 004 Fig. 2);
-- ``kind = "random_magnetisation"``: angles uniform in [0, 2 pi) (seed 004 Fig. 3);
+- ``kind = "random_magnetisation"``: angles uniform in ``angle_range`` (radians, default [0, 2 pi)) with optional
+  fixed sites (seed 004 Fig. 3);
 - ``kind = "curve"``: one of :data:`CURVES`, our own drawn G(B) shapes (seed 000 Figs. 4-5 traced pictures).
 
 ``noise`` adds uniform noise |dG| < noise to a synthesised target (seed 004's robustness test).
@@ -29,7 +30,7 @@ from .fourier import FourierObjective, fourier_image, triangular_lattice
 from .losses import Loss
 from .objectives import TransportObjective
 from .optimize import Optimizer
-from .params import GaussianDefects, SitePotential, parametrisation_from_config
+from .params import GaussianDefects, MagnetisationAngles, SitePotential, parametrisation_from_config
 
 
 # Both shapes stay below the seed 000 wire's channel count N(flux) (11 at B = 0, falling to 3 at
@@ -105,7 +106,7 @@ def _fixed_sites(table: dict, name: str) -> None:
 
 
 def _range(table: dict, name: str) -> None:
-    """``init_range`` or ``y_range``: [low, high], finite, low < high."""
+    """``init_range``, ``y_range`` or ``angle_range``: [low, high], finite, low < high."""
     value = table[name.rpartition(".")[2]]
     if not (isinstance(value, list) and len(value) == 2
             and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)
@@ -194,7 +195,9 @@ def _synthetic_target(wire: Wire, table: dict, flux, energy, rng) -> tuple[np.nd
     elif kind == "random_magnetisation":
         if not wire.spin:
             raise ValueError("target.kind = 'random_magnetisation' needs wire.spin = true")
-        theta = rng.uniform(0, 2 * np.pi, onsite.shape)
+        low, high = table.get("angle_range", (0.0, 2 * np.pi))
+        angles = MagnetisationAngles(wire, fixed=[tuple(site) for site in table.get("fixed", [])])
+        theta = np.asarray(angles.fields(rng.uniform(low, high, onsite.shape))[1])
         truth["theta"] = theta
     elif kind == "curve":
         shape = table.get("shape")
@@ -287,7 +290,7 @@ def _optimizer(table: dict) -> Optimizer:
 
 
 TABLES = {"wire", "grid", "target", "params", "loss", "optimizer", "run", "fourier"}
-TARGET_KEYS = {"file", "kind", "noise", "amplitude", "x", "y", "radius", "offset", "fixed", "shape"}
+TARGET_KEYS = {"file", "kind", "noise", "amplitude", "x", "y", "radius", "offset", "fixed", "shape", "angle_range"}
 FOURIER_KEYS = {"columns", "rows", "spacing", "sigma", "pixels", "displacement", "init_displacement"}
 
 
@@ -327,6 +330,8 @@ def load_config(path: str) -> RunConfig:
         if key in target_table:
             _number(target_table, f"target.{key}", 0.0)
     _fixed_sites(target_table, "target.fixed")
+    if "angle_range" in target_table:
+        _range(target_table, "target.angle_range")
     truth: dict = {}
     weights = None
     if "file" in target_table:

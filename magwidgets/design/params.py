@@ -146,10 +146,12 @@ class MagnetisationAngles:
     ``onsite`` is fixed (default 0, the seed's clean spin wire). The initial guess is uniform in
     ``init_range`` (radians). Only ``cos theta`` and ``sin theta`` enter H, so theta is recovered modulo 2 pi.
 
-    Two-terminal G is unchanged when the magnetisation map is rotated by 180 degrees about the wire's centre
-    ((x, y) -> (L-1-x, W-1-y) maps the wire onto itself, swaps the leads and keeps B), so G data determine theta
-    only up to that rotation. ``fixed = {(x, y): angle}`` pins known sites, a magnetic "notch" that selects one
-    member of the pair, as seed 004's potential notch does.
+    Two-terminal G is unchanged when the magnetisation map is mirrored in x or y or rotated by 180 degrees: H
+    holds only the real matrices sigma_0, sigma_x, sigma_z (m has no y part), so complex conjugation maps
+    H(flux) to H(-flux) and G(flux) = G(-flux); a mirror reverses B, and the x-mirror also swaps the leads, which
+    leaves a two-terminal G unchanged. G data therefore determine theta only up to these four images (and the
+    global theta -> -theta, a spin rotation about z, which keeps m_z). ``fixed = {(x, y): angle}`` pins known
+    sites, a magnetic "notch" that selects one image, as seed 004's potential notch does.
     """
 
     wire: Wire

@@ -24,6 +24,11 @@ SEED000_FLUX = np.linspace(0.0, 0.12, 101) / math.pi   # pi B a^2 / phi_0 from 0
 SEED004_FLUX = np.linspace(0.0, 0.15, 31)               # seed 004 sec. IV
 SEED004_ENERGY = np.linspace(-1.0, 1.0, 21)
 NOTCH = {(0, 0): -1.0}                                  # seed 004's symmetry-breaking notch v[0, 0] = -1
+# The 12 x 12 samples random starts can find (README, "Full-scale reproductions"): potentials uniform in
+# [-0.3, 0.3] (at [-1, 1] none of 8 starts finds the truth) and magnets tilted up to 1 rad from +z (with angles
+# over the whole circle none of 8 does); the initial guesses are drawn from the same ranges.
+SEED004_POTENTIAL_RANGE = (-0.3, 0.3)
+SEED004_ANGLE_RANGE = (0.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -62,9 +67,9 @@ class Task:
         if self.name == "identify_defect":
             return GaussianDefects(self.wire, n=10, offset=background(self.wire))
         if self.solves_magnetisation:
-            return MagnetisationAngles(self.wire, onsite=0.0)
+            return MagnetisationAngles(self.wire, onsite=0.0, init_range=SEED004_ANGLE_RANGE)
         if self.name == "reconstruct_potential":
-            return SitePotential(self.wire, offset=0.0, fixed=NOTCH)
+            return SitePotential(self.wire, offset=0.0, fixed=NOTCH, init_range=SEED004_POTENTIAL_RANGE)
         return SitePotential(self.wire, offset=background(self.wire), init_range=(-0.5, 0.5))
 
     def default_truth(self, seed: int = 0) -> dict:
@@ -75,8 +80,8 @@ class Task:
             return dict(potential=gaussian_antidot(self.wire, self.wire.length // 2, round(self.wire.width / 3),
                                                    amplitude=10.0, radius=2.0))
         if self.solves_magnetisation:
-            return dict(potential=np.zeros(shape), theta=rng.uniform(0, 2 * np.pi, shape))
-        return dict(potential=self._with_notch(rng.uniform(-1.0, 1.0, shape)))
+            return dict(potential=np.zeros(shape), theta=rng.uniform(*SEED004_ANGLE_RANGE, shape))
+        return dict(potential=self._with_notch(rng.uniform(*SEED004_POTENTIAL_RANGE, shape)))
 
     def _with_notch(self, potential: np.ndarray) -> np.ndarray:
         """V with the known notch pinned, through the parametrisation itself (its offset is 0)."""

@@ -152,6 +152,8 @@ CASES = [
      "target: a number is too large"),
     ("target-shape-unknown", edit('file = "TARGET"', 'kind = "curve"\nshape = "cat"'), "target.shape"),
     ("magnetisation-without-spin", edit('file = "TARGET"', 'kind = "random_magnetisation"'), "needs wire.spin"),
+    ("angle-range-reversed", edit('file = "TARGET"', 'kind = "random_magnetisation"\nangle_range = [1.0, 0.0]'),
+     "target.angle_range"),
     # missing files and paths that are folders
     ("target-missing", edit("TARGET", "MISSING"), "target.file: cannot read"),
     ("target-is-a-folder", edit("TARGET", "FOLDER"), "target.file: cannot read"),

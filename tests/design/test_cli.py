@@ -163,3 +163,26 @@ def test_kernels_share_compiled_programs_through_the_dashboard_cache(tmp_path, m
 
     monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path / "teacher's choice"))
     assert dashboard_environment(1)["JAX_COMPILATION_CACHE_DIR"] == str(tmp_path / "teacher's choice")
+
+
+def test_a_synthetic_magnetisation_keeps_to_its_angle_range_and_pinned_site(tmp_path):
+    """target.angle_range and target.fixed shape the true magnetisation, and the target is that map's G."""
+    import magwidgets as mw
+    from magwidgets.design.config import load_config
+
+    text = CONFIG.format(optimizer="levenberg_marquardt", steps=1, output=str(tmp_path / "run.npz"))
+    text = text.replace('lead = "ideal"', 'lead = "ideal"\nspin = true\nexchange = 0.5\nlead_k = [0.5, 0.25]')
+    text = text.replace('kind = "random_potential"\namplitude = 0.5\nfixed = [[0, 0, -1.0]]',
+                        'kind = "random_magnetisation"\nangle_range = [0.2, 0.7]\nfixed = [[0, 0, 3.0]]')
+    text = text.replace('kind = "site_potential"\nfixed = [[0, 0, -1.0]]', 'kind = "magnetisation_angles"\nfixed = '
+                        '[[0, 0, 3.0]]')
+    path = tmp_path / "magnet.toml"
+    path.write_text(text)
+    config = load_config(str(path))
+    theta = config.truth["theta"]
+    assert theta[0, 0] == 3.0
+    free = np.delete(theta.reshape(-1), 0)
+    assert free.min() >= 0.2 and free.max() < 0.7 and np.ptp(free) > 0.3
+    wire = mw.Wire(6, 6, lead="ideal", spin=True, exchange=0.5, lead_k=(0.5, 0.25))
+    expected = mw.conductance(wire, np.zeros((6, 6)), np.linspace(0, 0.15, 7), np.linspace(-1, 1, 5), theta)
+    np.testing.assert_allclose(config.target, expected, atol=1e-12)
