@@ -38,7 +38,8 @@ class Task:
     ``target_from`` says where the target comes from: ``"truth"`` (the conductance of a sketched potential or a
     random magnetisation, which the run should recover) or ``"curve"`` (a drawn or measured G(flux)).
     ``snapshot_every`` keeps one compiled chunk near 0.1-0.2 s on a 2-core CPU, so displays stay live and Pause
-    acts within a second.
+    acts within a second. ``n_starts`` is the number of random starts the studio offers by default: the 12 x 12
+    potential map needs several (about one in four finds the truth, README "Full-scale reproductions").
     """
 
     name: str
@@ -53,6 +54,7 @@ class Task:
     snapshot_every: int = 1
     smoothness: float = 0.0
     continues: bool = False
+    n_starts: int = 1
 
     @property
     def is_map(self) -> bool:
@@ -120,7 +122,7 @@ TASKS: dict[str, Task] = {task.name: task for task in (
          Optimizer("adabelief", 5e-2, schedule="constant"), 2000, "curve", smoothness=0.01, continues=True),
     Task("reconstruct_potential", "Reconstruct a potential from G(flux, E) (seed 004 Fig. 2)", _IDEAL,
          SEED004_FLUX, SEED004_ENERGY, "mse", Optimizer("levenberg_marquardt", 1e-2), 300, "truth",
-         snapshot_every=2),
+         snapshot_every=1, n_starts=8),
     Task("reconstruct_magnetisation", "Reconstruct a magnetisation (seed 004 Fig. 3)", _SPIN, SEED004_FLUX,
          SEED004_ENERGY, "mse", Optimizer("levenberg_marquardt", 1e-2), 300, "truth", snapshot_every=2),
 )}

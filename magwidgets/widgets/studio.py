@@ -163,6 +163,7 @@ class DesignStudio(widgets.VBox):
             self.rate_box.value = task.optimizer.learning_rate
             self.smoothness_box.value = task.smoothness
             self.steps_box.value = task.steps
+            self.starts_box.value = task.n_starts
         self.target_sketcher = self._target_sketcher_for(task)
         self.target_area.children = [self.target_sketcher]
         # a map task's target is the sample's G(flux, E); the drawn cut is for display only

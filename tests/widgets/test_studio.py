@@ -25,6 +25,7 @@ def studio():
 def test_task_sets_published_settings_and_a_truth_target(studio):
     task = TASKS["reconstruct_potential"]
     assert studio.optimizer_picker.value == "levenberg_marquardt" and studio.steps_box.value == task.steps
+    assert studio.starts_box.value == task.n_starts == 8
     truth = np.array(studio.potential_sketcher.potential)
     expected = task.truth_conductance(truth)
     np.testing.assert_allclose(studio._target()[0], expected, atol=1e-12)
@@ -43,7 +44,7 @@ def test_painting_the_sample_changes_the_target(studio):
 
 
 def test_run_updates_every_plot_and_lowers_the_loss(studio):
-    studio.steps_box.value = 6
+    studio.steps_box.value, studio.starts_box.value = 6, 1
     studio.run_button.click()
     _finish(studio)
     assert studio.status.value == "finished"
