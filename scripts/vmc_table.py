@@ -74,7 +74,8 @@ def main() -> None:
         difference, bar = 1000 * (row["energy"] - row["exact"]), BAR_MHA.get(row["name"], 1.6)
         variational = difference > -3000 * row["error"]
         print(f"{row['name']:6s} {row['recipe']:18s} {row['iterations']:10d} {row['seconds']:9.0f}"
-              f" {row['energy']:9.5f}({1e5 * row['error']:3.0f}) {row['exact']:12.6f} {difference:+8.2f} ± {1000 * row['error']:5.2f} {bar:6.1f}  "
+              f" {row['energy']:9.5f}({1e5 * row['error']:3.0f}) {row['exact']:12.6f}"
+              f" {difference:+8.2f} ± {1000 * row['error']:5.2f} {bar:6.1f}  "
               f"{'yes' if abs(difference) <= bar and variational else 'no'}")
 
 

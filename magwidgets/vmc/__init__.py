@@ -8,4 +8,5 @@ from .sampling import initial_walkers, metropolis
 from .systems import SYSTEMS, System, molecule
 
 __all__ = ["VMC", "Evaluation", "NaturalGradient", "VMCSnapshot", "blocking", "OPTIMIZERS", "RECIPES",
-           "DEFAULT_RECIPE", "kinetic_energy", "local_energy", "potential_energy", "Network", "init_params", "log_psi", "initial_walkers", "metropolis", "SYSTEMS", "System", "molecule"]
+           "DEFAULT_RECIPE", "kinetic_energy", "local_energy", "potential_energy", "Network", "init_params",
+           "log_psi", "initial_walkers", "metropolis", "SYSTEMS", "System", "molecule"]
