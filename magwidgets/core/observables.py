@@ -354,7 +354,7 @@ def conductance(
         (1e-2 e^2/h): steep potentials, |h - E| of tens of t, need double precision (README "Precision").
     checkpoint : bool, optional
         How reverse mode through the transfer solver stores its work. False: the adjoint method (two sweeps per
-        point; memory ~16 (2 L n m + 4 k n^2) bytes per point, see
+        point; memory ~16 (4 k n^2 + 8 (k + 1) n m) bytes per point, see
         :func:`~magwidgets.core.transfer.adjoint_memory_bytes`). True: the memory-bounded path, JAX's reverse
         mode with ``jax.checkpoint`` over segments of ~sqrt(k / 4) normalised blocks (O(sqrt(L)) per point;
         :func:`~magwidgets.core.transfer.checkpointed_amplitudes`), ``CHECKPOINT_BATCH`` = 4 points at a time;
