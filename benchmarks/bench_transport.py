@@ -7,7 +7,8 @@ Seed 000 wire: 30 x 30, square leads at 4t, E = 1.2, 101 fluxes from 0 to 0.12/p
 (15, 10) with r = 2. Every magwidgets time is the public ``mw.conductance(wire, onsite, flux, energy)`` call as a
 user makes it (validation, lead cache lookup, jitted solver), median over repeats, each repeat with a new potential
 (so a recompilation would show). "cold leads" clears the lead cache first; "first call" also includes compilation.
-Value-and-gradient is ``jax.value_and_grad`` of seed 000's log-RMS loss (eq. 4) through the same public call.
+Value-and-gradient is ``jax.value_and_grad`` of seed 000's log-RMS loss (eq. 4) through the same public call, jitted
+whole (as an optimisation loop runs it) and un-jitted; their ratios to the forward come from interleaved calls.
 """
 from __future__ import annotations
 
@@ -74,16 +75,30 @@ def seed000_rows(repeats: int, precision: str = "double") -> dict:
         conductance = mw.conductance(wire, values, flux, energy, precision=precision)
         return jnp.sqrt(jnp.mean((jnp.log(conductance) - jnp.log(target)) ** 2))
 
-    # Not wrapped in an outer jit: there the cached lead arrays (~6 MB) become constants of the program, which
-    # measured ~1.6x slower than this call (the solver inside is jitted either way).
-    value_and_grad = jax.value_and_grad(log_rms)
-    jax.block_until_ready(value_and_grad(onsite))
-    gradient = median_time(lambda r: value_and_grad(new_potential(r)), repeats)
+    # Jitted whole, as the design driver and any optimisation loop runs it; and un-jitted, where JAX linearises and
+    # transposes the loss in Python on every call (~10 ms more here).
+    eager = jax.value_and_grad(log_rms)
+    jitted = jax.jit(eager)
+    for function in (eager, jitted):
+        jax.block_until_ready(function(onsite))
+    gradient = median_time(lambda r: jitted(new_potential(r)), repeats)
+    gradient_eager = median_time(lambda r: eager(new_potential(r)), repeats)
+    # The ratios from interleaved calls, each on a new potential: this VM's speed drifts by tens of percent over
+    # seconds, so separate medians taken one after the other can disagree with each other.
+    def forward(values):
+        return mw.conductance(wire, values, flux, energy, precision=precision)
+
+    ratios = []
+    for _ in range(repeats):
+        times = [median_time(lambda r, f=f: f(new_potential(r)), 1) for f in (forward, jitted, eager)]
+        ratios.append((times[1] / times[0], times[2] / times[0]))
+    ratio, ratio_eager = (statistics.median(column) for column in zip(*ratios))
     rgf = None
     if precision == "double":
         mw.conductance(wire, onsite, flux, energy, solver="rgf")
         rgf = median_time(lambda r: mw.conductance(wire, new_potential(r), flux, energy, solver="rgf"), repeats)
-    return dict(first=first, cached=cached, cold=cold_time, gradient=gradient, rgf=rgf, conductance=reference)
+    return dict(first=first, cached=cached, cold=cold_time, gradient=gradient, gradient_eager=gradient_eager,
+                ratio=ratio, ratio_eager=ratio_eager, rgf=rgf, conductance=reference)
 
 
 def scaling(label: str, cases, repeats: int) -> None:
@@ -130,11 +145,13 @@ def main() -> None:
     row("magwidgets forward, leads cached", rows["cached"])
     row("magwidgets forward, cold leads", rows["cold"])
     row("magwidgets first call (compile + leads)", rows["first"])
-    row("magwidgets value-and-gradient (log-RMS)", rows["gradient"])
+    row("magwidgets value-and-gradient (log-RMS), jit", rows["gradient"])
+    row("magwidgets value-and-gradient, un-jitted", rows["gradient_eager"])
     row("magwidgets forward, RGF solver", rows["rgf"])
     row("magwidgets forward, complex64", single["cached"])
-    row("magwidgets value-and-gradient, complex64", single["gradient"])
-    print(f"value-and-gradient / forward: {rows['gradient'] / rows['cached']:.2f}")
+    row("magwidgets value-and-gradient, complex64, jit", single["gradient"])
+    print(f"value-and-gradient / forward (median of {args.repeats} interleaved calls): {rows['ratio']:.2f} jitted, "
+          f"{rows['ratio_eager']:.2f} un-jitted")
     if kwant_values is not None:
         print(f"max |G_magwidgets - G_Kwant| = {np.abs(rows['conductance'] - kwant_values).max():.1e} e^2/h")
     print(f"max |G_complex64 - G_complex128| = {np.abs(single['conductance'] - rows['conductance']).max():.1e} e^2/h")
