@@ -82,6 +82,10 @@ def _check_site_array(wire: Wire, values, name: str) -> jnp.ndarray:
         raise ValueError(
             f"{name} must have shape (length, width) = {(wire.length, wire.width)} indexed [x, y], got {shape}."
         )
+    if _is_traced(values) and values.dtype == jnp.float64:
+        # Already what the kernels take. Under un-jitted jax.grad, converting the tracer anyway is a primitive that
+        # JAX linearises in Python on every call (2 ms per value-and-gradient here).
+        return values
     return jnp.asarray(values, dtype=jnp.float64)
 
 
