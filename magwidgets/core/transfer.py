@@ -78,27 +78,31 @@ class _Slices(NamedTuple):
     boundary: jnp.ndarray  # the last slice, where the far lead and the source are applied
 
 
+def _stepping(v, energy, dtype) -> tuple:
+    """The first three fields of :class:`_Slices`: E, V^{-1} and V^dag as (n, 1) columns."""
+    return jnp.asarray(energy, dtype), (1 / v)[:, None], jnp.conj(v)[:, None]
+
+
 def _slices_from_right(wire: Wire, blocks, v, energy, dtype, block_size: int) -> _Slices:
     """Slices x = L-1 .. 1 in k = (L - 1) // S blocks of S and a tail of (L - 1) % S; slice 0 is the boundary."""
     from_right = blocks[::-1].astype(dtype)
     n_steps = wire.length - 1
     n_blocks = n_steps // block_size
     grouped = from_right[: n_blocks * block_size].reshape((n_blocks, block_size) + from_right.shape[1:])
-    return _Slices(jnp.asarray(energy, dtype), (1 / v)[:, None], jnp.conj(v)[:, None], (grouped,),
-                   from_right[n_blocks * block_size : n_steps], from_right[-1])
+    return _Slices(*_stepping(v, energy, dtype), (grouped,), from_right[n_blocks * block_size : n_steps],
+                   from_right[-1])
 
 
-def _mirrored_slices(wire: Wire, blocks, v, energy, dtype) -> _Slices:
-    """The mirrored wire's slices (x = 0 .. L-2, transposed blocks; slice L-1 is the boundary), re-normalised where
-    the wire's own sweep (:func:`_slices_from_right`) starts its blocks, so that both solutions are known exactly
-    on the same slices.
+def _mirrored_slices(wire: Wire, transposed, v, energy, dtype) -> _Slices:
+    """The mirrored wire's slices (x = 0 .. L-2 of the ``transposed`` blocks, already in ``dtype``; slice L-1 is the
+    boundary), re-normalised where the wire's own sweep (:func:`_slices_from_right`) starts its blocks, so that
+    both solutions are known exactly on the same slices.
 
     With L - 1 = S k + r: a first block of r + 1 slices, k - 1 blocks of S, and a tail of S - 1 slices.
     """
     size = DEFAULT_BLOCK_SIZE
     length = wire.length
     n_blocks, rest = divmod(length - 1, size)
-    transposed = jnp.swapaxes(blocks, -1, -2).astype(dtype)
     if n_blocks:
         shape = transposed.shape[1:]
         groups = (transposed[: rest + 1][None],
@@ -106,7 +110,7 @@ def _mirrored_slices(wire: Wire, blocks, v, energy, dtype) -> _Slices:
         tail = transposed[length - size : length - 1]
     else:
         groups, tail = (), transposed[: length - 1]
-    return _Slices(jnp.asarray(energy, dtype), (1 / v)[:, None], jnp.conj(v)[:, None], groups, tail, transposed[-1])
+    return _Slices(*_stepping(v, energy, dtype), groups, tail, transposed[-1])
 
 
 def _site_products(wire: Wire, psi, partner):
@@ -155,7 +159,7 @@ def _anchors(stored: tuple, riccati, coefficients):
 
     Returns (per group of ``stored``: (psi, w) at its blocks' first slices, (count, n, m) each; (psi, w) at the
     tail's first slice). The chain c_j = P_j c_{j+1} runs against the sweep, so every P_j shrinks what the block
-    grew and the chain is stable; a block's w = W_j c_j. ``stored`` may be a suffix of the sweep's groups.
+    grew and the chain is stable; a block's w = W_j c_j.
     """
     tail = (coefficients, riccati @ coefficients)
 
@@ -291,8 +295,8 @@ def scattering_amplitudes(wire: Wire, blocks, v, energy, sigma_left, sigma_right
     A_x = (G^T)_{x,L-1} C_R^* the adjoint states. G^T is the Green's function of the wire mirrored in x with
     transposed on-site blocks, the same hopping V and the leads' Sigma^T exchanged, so the adjoint states cost one
     more transfer sweep; it is sourced directly with C_R^* tbar (linear in the source). Neither family is stored
-    slice by slice (:func:`_adjoint_products`). Value-and-gradient measured ~2.8x the forward sweep on the seed 000
-    wire (``benchmarks/bench_transport.py``). Flux, energy and the leads get zero cotangents. r serves the
+    slice by slice (:func:`_adjoint_products`). Value-and-gradient measured 2.6-2.9x the forward sweep on the seed
+    000 wire (``benchmarks/bench_transport.py``). Flux, energy and the leads get zero cotangents. r serves the
     precision check (:func:`unitarity_defect`) and carries no gradient: differentiating it raises.
     """
     transmission, state_first = _row_sweep(wire, blocks, v, energy, sigma_left, sigma_right, coupling_left,
@@ -322,14 +326,16 @@ def _adjoint_products(wire: Wire, blocks, v, energy, scattering_anchors, sigma_l
     both solutions known exactly at a chunk's ends: Psi at its top (its sweep's block start), A at its bottom
     (the mirrored block start). Each family is re-propagated in its own sweep's direction from there, which keeps
     the rounding bounded by the S-slice growth that the re-normalisation already tolerates (stepping A down from
-    the top instead measured 1e-6 relative gradient error at 100 t walls, against 1e-10). All chunks run together
-    (one vmap over chunks, 2 S steps), which on CPU costs ten loop iterations instead of 2 L.
+    the top instead measured 1e-6 relative gradient error at 100 t walls, against 1e-10). The chunks run together
+    (vmapped in batches of up to ``CHUNK_BATCH_ELEMENTS``, 2 S steps), which on CPU costs ten loop iterations
+    instead of 2 L.
     """
     block_anchors, tail_anchor = scattering_anchors
     dtype = sigma_right.dtype
     size = DEFAULT_BLOCK_SIZE
     n_blocks, rest = divmod(wire.length - 1, size)
-    mirrored = _mirrored_slices(wire, blocks, v, energy, dtype)
+    mirrored_x = jnp.swapaxes(blocks, -1, -2).astype(dtype)
+    mirrored = _mirrored_slices(wire, mirrored_x, v, energy, dtype)
     basis = _outgoing_basis(wire, mirrored, sigma_left.T)
     coefficients = _boundary_coefficients(wire, mirrored, basis.psi, basis.w, sigma_right.T, adjoint_source)
     mirrored_anchors, mirrored_tail = _anchors(basis.stored, basis.riccati, coefficients)
@@ -341,7 +347,6 @@ def _adjoint_products(wire: Wire, blocks, v, energy, scattering_anchors, sigma_l
     def chunked(descending):
         return jnp.concatenate([descending.astype(dtype), padding]).reshape((n_blocks + 1, size) + site_shape)
 
-    mirrored_x = jnp.swapaxes(blocks, -1, -2).astype(dtype)
     upward = chunked(mirrored_x[::-1])[:, ::-1].at[-1].set(jnp.concatenate([mirrored_x[: rest + 1], padding]))
     # Psi starts from every chunk's top; A from its bottom: the mirrored tail's anchor (slice L-S, or 0 without
     # blocks), then the blocks' from the top down, the first block (slice 0) last.
