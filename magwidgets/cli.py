@@ -2,11 +2,16 @@
 
     magwidgets dashboard [--port N] [--ip 0.0.0.0] [--pool K] [--slots S] [--token T] [--no-browser]
                                                             # the Voila dashboard (seed 000 defect example)
+    magwidgets notebooks DEST                               # copy the teaching notebooks into DEST
     magwidgets example [--output seed000_fingerprint.png]   # the seed 000 fingerprint: printed and plotted
     magwidgets design CONFIG.toml [--resume | --restart] [--output results.npz] [--steps N]
                                                             # a headless design run with a progress bar
     magwidgets design CONFIG.toml --coordinator HOST:PORT --num-processes N --process-id I
                                                             # the same, as process I of N under jax.distributed
+    magwidgets --version
+
+``example`` and ``design`` apply :func:`magwidgets.configure` (allocator and OpenBLAS settings for repeated XLA
+calls) to their own process; the dashboard's kernels apply it from the dashboard notebook.
 """
 from __future__ import annotations
 
@@ -138,7 +143,41 @@ def run_design(config_path: str, resume: bool = False, output: str | None = None
     return 0
 
 
-DASHBOARD_NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "dashboard.ipynb"
+#: The notebooks shipped inside the package: the teaching notebooks and the one the dashboard serves.
+NOTEBOOKS = Path(__file__).resolve().parent / "notebooks"
+DASHBOARD_NOTEBOOK = NOTEBOOKS / "dashboard.ipynb"
+
+
+def copy_notebooks(destination: str | os.PathLike) -> list[Path]:
+    """Copy the package's notebooks into ``destination`` (created if missing) and return the copies' paths.
+
+    Nothing is copied when any of the copies would replace an existing file: the student's edited notebooks are
+    never overwritten.
+
+    Raises
+    ------
+    FileExistsError
+        Some of the notebooks already exist in ``destination`` (all of them are named).
+    NotADirectoryError
+        ``destination`` exists and is not a folder.
+    """
+    destination = Path(destination)
+    if destination.exists() and not destination.is_dir():
+        raise NotADirectoryError(f"{destination} exists and is not a folder")
+    sources = sorted(NOTEBOOKS.glob("*.ipynb"))
+    if not sources:
+        raise FileNotFoundError(f"no notebooks in {NOTEBOOKS}; reinstall magwidgets")
+    existing = [destination / source.name for source in sources if (destination / source.name).exists()]
+    if existing:
+        names = ", ".join(path.name for path in existing)
+        raise FileExistsError(f"{destination} already holds {names}; nothing was copied (remove them or choose "
+                              "another folder)")
+    destination.mkdir(parents=True, exist_ok=True)
+    copies = []
+    for source in sources:
+        copies.append(destination / source.name)
+        shutil.copyfile(source, copies[-1])
+    return copies
 
 
 def free_port() -> int:
@@ -149,14 +188,13 @@ def free_port() -> int:
 
 def dashboard_command(port: int | None = None, pool: int = 0, ip: str = "127.0.0.1", open_browser: bool = True,
                       idle_minutes: float = 30.0, token: str | None = None) -> list[str]:
-    """The Voila command line that serves ``notebooks/dashboard.ipynb``.
+    """The Voila command line that serves :data:`DASHBOARD_NOTEBOOK` (shipped inside the package).
 
     ``pool`` > 0 keeps that many kernels that already ran the notebook (imports done, default run compiled), so a
     class of students gets pages that respond at once; kernels idle for ``idle_minutes`` are shut down.
     """
     if not DASHBOARD_NOTEBOOK.exists():
-        raise FileNotFoundError(f"{DASHBOARD_NOTEBOOK} is missing; the dashboard is served from a source checkout "
-                                "(pip install -e .)")
+        raise FileNotFoundError(f"{DASHBOARD_NOTEBOOK} is missing from the installed package; reinstall magwidgets")
     if pool < 0:
         raise ValueError(f"--pool must be >= 0, got {pool}")
     command = [sys.executable, "-m", "voila", str(DASHBOARD_NOTEBOOK), f"--port={port or free_port()}",
@@ -223,10 +261,15 @@ def compile_cache_environment() -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ._version import __version__
+
     parser = argparse.ArgumentParser(prog="magwidgets", description="Quantum fingerprints of tight-binding wires.")
+    parser.add_argument("--version", action="version", version=f"magwidgets {__version__}")
     commands = parser.add_subparsers(dest="command")
     example = commands.add_parser("example", help="print and plot the seed 000 fingerprint (the default)")
     example.add_argument("--output", default="seed000_fingerprint.png", help="PNG file for the plot")
+    notebooks = commands.add_parser("notebooks", help="copy the teaching notebooks into a folder for JupyterLab")
+    notebooks.add_argument("destination", metavar="DEST", help="folder to copy them into (created if missing)")
     design = commands.add_parser("design", help="run an inverse design from a TOML config (see examples/)")
     design.add_argument("config", help="the run's TOML config")
     restarting = design.add_mutually_exclusive_group()
@@ -247,6 +290,15 @@ def main(argv: list[str] | None = None) -> int:
     dashboard.add_argument("--token", help="require this secret: visitors open http://HOST:PORT/?token=SECRET")
     dashboard.add_argument("--no-browser", action="store_true", help="do not open a browser")
     args = parser.parse_args(argv)
+    if args.command == "notebooks":
+        try:
+            copies = copy_notebooks(args.destination)
+        except (FileExistsError, NotADirectoryError, FileNotFoundError) as error:
+            print(f"magwidgets notebooks: {error}", file=sys.stderr)
+            return 2
+        print(f"copied {len(copies)} notebooks into {args.destination}; open them with: jupyter lab "
+              f"{args.destination}", file=sys.stderr)
+        return 0
     if args.command == "dashboard":
         from .design.slots import SLOTS_ENVIRONMENT
 
@@ -258,6 +310,9 @@ def main(argv: list[str] | None = None) -> int:
             return subprocess.call(command, env=environment)
         finally:
             shutil.rmtree(environment[SLOTS_ENVIRONMENT].partition(":")[2], ignore_errors=True)
+    from .core.process import configure
+
+    configure()
     if args.command == "design":
         distributed = (args.coordinator, args.num_processes, args.process_id)
         if any(value is not None for value in distributed):

@@ -30,7 +30,7 @@ def _versions() -> dict:
     import jaxlib
     import optax
 
-    from . import __version__
+    from ._version import __version__
 
     return dict(magwidgets=__version__, jax=jax.__version__, jaxlib=jaxlib.__version__, optax=optax.__version__,
                 numpy=np.__version__, python=platform.python_version())

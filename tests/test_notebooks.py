@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
+NOTEBOOKS = sorted((Path(__file__).parents[1] / "magwidgets" / "notebooks").glob("*.ipynb"))
 
 
 # name -> {key number: check}. Bounds are the FAST-mode ones (smaller wires, fewer steps).

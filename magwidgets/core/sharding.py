@@ -33,9 +33,6 @@ the same calls in the same order (the same config, the same grid): a sharded cal
 """
 from __future__ import annotations
 
-import ctypes
-import importlib
-import os
 from functools import lru_cache
 from typing import Optional
 
@@ -43,6 +40,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from .process import serial_openblas
 
 AXIS = "batch"
 BATCH = PartitionSpec(AXIS)  # an array whose leading axis is the batch, split over the mesh
@@ -52,35 +51,8 @@ DEVICE_CHOICES = ("auto", "all", "one")
 @lru_cache(maxsize=None)
 def _mesh(devices: tuple) -> Mesh:
     if sum(device.process_index == jax.process_index() for device in devices) > 1:
-        _serial_openblas()
+        serial_openblas()
     return Mesh(np.array(devices, dtype=object), (AXIS,))
-
-
-@lru_cache(maxsize=None)
-def _serial_openblas() -> int:
-    """Set every OpenBLAS loaded in this process to one thread; returns how many were set (Linux only, else 0).
-
-    An explicit ``OPENBLAS_NUM_THREADS`` is the user's choice and is left alone.
-    """
-    if "OPENBLAS_NUM_THREADS" in os.environ or not os.path.exists("/proc/self/maps"):
-        return 0
-    importlib.import_module("scipy.linalg.cython_lapack")  # loads the BLAS jaxlib's LAPACK kernels use, if not yet
-
-    with open("/proc/self/maps") as maps:
-        paths = {line.split()[-1] for line in maps if "openblas" in line.split()[-1].lower()}
-    count = 0
-    for path in sorted(paths):
-        if ".so" not in os.path.basename(path):
-            continue
-        library = ctypes.CDLL(path)
-        for name in ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
-                     "openblas_set_num_threads64_", "openblas_set_num_threads"):
-            setter = getattr(library, name, None)
-            if setter is not None:
-                setter(ctypes.c_int(1))
-                count += 1
-                break
-    return count
 
 
 def batch_mesh(n_items: int, devices: str = "all") -> Optional[Mesh]:

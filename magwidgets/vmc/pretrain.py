@@ -13,6 +13,7 @@ their missing nuclear cusp does not matter, because the envelopes and the energy
 """
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 from functools import lru_cache, partial
 
@@ -26,6 +27,14 @@ from .sampling import adapt_width, metropolis
 from .systems import ELEMENTS, System
 
 SYMBOLS = {charge: symbol for symbol, charge in ELEMENTS.items()}
+#: What to do when PySCF is missing: it is an optional extra (190 MB), not a dependency of the transport code.
+PYSCF_MISSING = ('Hartree-Fock pretraining needs PySCF, which magwidgets installs with its [vmc] extra: '
+                 'pip install "magwidgets[vmc]"')
+
+
+def pyscf_available() -> bool:
+    """Whether PySCF can be imported (without importing it: that takes seconds)."""
+    return importlib.util.find_spec("pyscf") is not None
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,15 +65,14 @@ def hartree_fock(system: System, basis: str = "cc-pvdz") -> HartreeFock:
     Raises
     ------
     ImportError
-        PySCF is not installed.
+        PySCF is not installed; the message says how to install it (:data:`PYSCF_MISSING`).
     ValueError
         A nuclear charge is not a whole element number (pseudo-atoms have no Gaussian basis).
     """
     try:
         from pyscf import gto, scf
     except ImportError as error:
-        raise ImportError("Hartree-Fock pretraining needs PySCF (a magwidgets dependency): "
-                          "pip install pyscf") from error
+        raise ImportError(PYSCF_MISSING) from error
     atoms = []
     for charge, position in zip(system.charges, system.positions):
         if charge != round(charge) or int(charge) not in SYMBOLS:

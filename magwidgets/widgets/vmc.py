@@ -14,6 +14,7 @@ import numpy as np
 
 from ..design.live import LiveRun
 from ..vmc import DEFAULT_RECIPE, OPTIMIZERS, RECIPES, SYSTEMS, VMC, VMCSnapshot
+from ..vmc.pretrain import PYSCF_MISSING, pyscf_available
 from ._common import LatestOnly, RunButtons, message_line, show_message, tagged
 from .maps import curve_figure
 
@@ -132,8 +133,17 @@ class VMCPanel(widgets.VBox):
         return self.runner.design if self.runner is not None else None
 
     def _use_recipe(self, name: str) -> None:
-        """Set the optimiser, its rate and the pretraining to the system's recipe (:data:`~magwidgets.vmc.RECIPES`)."""
+        """Set the optimiser, its rate and the pretraining to the system's recipe (:data:`~magwidgets.vmc.RECIPES`).
+
+        Without PySCF the recipe runs without pretraining, and the message line says how to install it.
+        """
         optimizer, pretraining = RECIPES.get(name, DEFAULT_RECIPE)
+        if pretraining and not pyscf_available():
+            show_message(self.message, f"{PYSCF_MISSING}. Until then {name} starts without pretraining: expect a "
+                                       "slower and less accurate run.", "info")
+            pretraining = 0
+        elif "[vmc] extra" in self.message.value:  # the hint was for the previous system
+            show_message(self.message, "")
         self._choosing_recipe = True
         try:
             self.optimizer_picker.value, self.rate_box.value = optimizer, OPTIMIZERS[optimizer]

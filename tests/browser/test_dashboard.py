@@ -112,11 +112,10 @@ def _get(url: str) -> tuple[int, str]:
 
 
 def test_served_page_shows_no_source_no_paths_and_serves_no_files(voila_dashboard):
-    from pathlib import Path
+    from magwidgets.cli import DASHBOARD_NOTEBOOK as notebook
 
     status, html = _get(voila_dashboard)
     assert status == 200
-    notebook = Path(__file__).parents[2] / "notebooks" / "dashboard.ipynb"
     for secret in ("from magwidgets.widgets import Dashboard", "dashboard = Dashboard()", str(notebook.parent)):
         assert secret not in html, f"the served page exposes {secret!r}"
     for path in ("voila/files/dashboard.ipynb", "voila/files/../pyproject.toml", "voila/tree", "api/contents",

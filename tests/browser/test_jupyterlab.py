@@ -4,7 +4,7 @@ import pytest
 
 pytestmark = pytest.mark.browser
 
-NOTEBOOK = "notebooks/00_quickstart.ipynb"
+NOTEBOOK = "magwidgets/notebooks/00_quickstart.ipynb"
 
 
 def test_panel_renders_in_jupyterlab(browser, jupyter_lab, artifacts):
@@ -37,12 +37,12 @@ def test_panel_renders_in_jupyterlab(browser, jupyter_lab, artifacts):
 
 
 def test_dashboard_renders_through_the_voila_server_extension(browser, jupyter_lab, artifacts):
-    """Binder's second link: ``urlpath=voila/render/notebooks/dashboard.ipynb`` on the Jupyter server."""
+    """Binder's second link: ``urlpath=voila/render/magwidgets/notebooks/dashboard.ipynb`` on the Jupyter server."""
     context = browser.new_context(viewport=dict(width=1400, height=1500))
     page = context.new_page()
     page.set_default_timeout(240_000)
     try:
-        page.goto(f"{jupyter_lab}voila/render/notebooks/dashboard.ipynb")
+        page.goto(f"{jupyter_lab}voila/render/magwidgets/notebooks/dashboard.ipynb")
         page.wait_for_selector(".mw-run", state="visible")
         page.wait_for_selector(".mw-potential-figure svg", state="visible")
         assert page.locator(".voila-error").count() == 0

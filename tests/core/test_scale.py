@@ -125,7 +125,7 @@ def test_single_precision_check_also_runs_under_jit_and_grad():
 
 
 def test_allocator_settings_respect_the_users_choice(monkeypatch):
-    from magwidgets.core.allocator import keep_freed_memory
+    from magwidgets.core.process import keep_freed_memory
 
     monkeypatch.setenv("MAGWIDGETS_KEEP_FREED_MEMORY", "0")
     assert keep_freed_memory() is False

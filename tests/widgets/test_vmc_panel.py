@@ -1,7 +1,10 @@
 """The VMC panel drives a real run through LiveRun: Run steps and the energy falls, Pause holds, Evaluate reports."""
+import re
+import sys
 import time
 
 import numpy as np
+import pytest
 
 from magwidgets.widgets import VMCPanel
 
@@ -62,3 +65,23 @@ def test_each_system_starts_at_its_recipe_and_pretrains_before_the_first_run():
     assert loss.size == 40 and loss[-1] < loss[0] / 3
     assert "pretrained to Hartree-Fock in 40 iterations" in panel.result.value
     panel.runner.cancel()
+
+
+def test_without_pyscf_the_panel_says_how_to_get_it_and_runs_without_pretraining(monkeypatch):
+    import magwidgets.widgets.vmc as panel_module
+    from magwidgets.vmc import SYSTEMS
+    from magwidgets.vmc.pretrain import hartree_fock
+
+    monkeypatch.setattr(panel_module, "pyscf_available", lambda: False)
+    panel = VMCPanel("He", walkers=32, prepare=False)
+    assert panel.message.value == ""
+    panel.system_picker.value = "Be"                      # its recipe pretrains
+    assert panel.pretrain_box.value == 0 and panel.optimizer_picker.value == "natural"
+    assert "pip install &quot;magwidgets[vmc]&quot;" in panel.message.value
+    panel.system_picker.value = "H"
+    assert panel.message.value == ""
+    panel.runner.cancel()
+
+    monkeypatch.setitem(sys.modules, "pyscf", None)      # an import of pyscf now fails as if it were not installed
+    with pytest.raises(ImportError, match=re.escape('pip install "magwidgets[vmc]"')):
+        hartree_fock(SYSTEMS["Li"])

@@ -1,0 +1,116 @@
+"""Process-wide settings for repeated XLA calls on CPU, applied only when asked: :func:`configure`.
+
+Importing magwidgets turns on float64 in JAX and changes nothing else in the process. Two further settings make a
+process that calls the transport kernels over and over (a design loop, a dashboard kernel, a benchmark) faster, but
+they act on the whole process, the user's own NumPy and SciPy included, so they are opt-in:
+
+**glibc keeps freed work buffers** (:func:`keep_freed_memory`). A jitted call allocates its temporaries afresh
+every time: 60 MB for a value-and-gradient of the seed 000 sweep (30 x 30 wire, 101 fluxes), 20 MB and more in
+each of the two programs of an un-jitted ``jax.value_and_grad``. glibc serves blocks above its mmap threshold
+(adaptive, at most 32 MiB) with a fresh ``mmap`` and unmaps them on ``free``, so each call takes a page fault on
+every 4 KiB it touches: 15 500 minor faults per seed 000 value-and-gradient, 10-25 % of its time on a 2-core CPU.
+Raising the mmap threshold to 256 MiB and the trim threshold to 512 MiB lets the freed blocks be reused (1 600
+faults per call), at the price of keeping up to 512 MiB of freed memory resident instead of returning it to the
+system. Left alone where the user chose the allocator's settings (any ``MALLOC_*`` variable or
+``GLIBC_TUNABLES``), where ``MAGWIDGETS_KEEP_FREED_MEMORY=0``, and off glibc (macOS, musl).
+
+**OpenBLAS runs one thread per call** (:func:`serial_openblas`). jaxlib's CPU LAPACK kernels (QR, triangular
+solves) call the OpenBLAS that SciPy loads; XLA already spreads a batch of solves over its own threads, and
+OpenBLAS's busy-waiting workers, next to any other busy process on a 2-core machine, stretched the 40 ms seed 000
+sweep to 8 s. Left alone where ``OPENBLAS_NUM_THREADS`` is set.
+
+The command line (``magwidgets example``, ``magwidgets design``), the dashboard's kernels and the benchmarks call
+:func:`configure`; call it yourself at the top of a script or notebook that runs designs.
+"""
+from __future__ import annotations
+
+import ctypes
+import importlib
+import os
+import platform
+from functools import lru_cache
+from typing import NamedTuple
+
+#: ``mallopt`` parameters from glibc's malloc.h.
+M_TRIM_THRESHOLD = -1
+M_MMAP_THRESHOLD = -3
+#: Blocks below this come from the heap and are reused; seed-scale work buffers are 10-100 MB.
+MMAP_THRESHOLD = 256 * 2**20
+#: Freed memory at the top of the heap is returned to the system only beyond this.
+TRIM_THRESHOLD = 512 * 2**20
+#: OpenBLAS's thread-count setters, newest naming first (SciPy's wheels prefix theirs, 64-bit builds suffix theirs).
+OPENBLAS_SETTERS = ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
+                    "openblas_set_num_threads64_", "openblas_set_num_threads")
+
+
+class ProcessSettings(NamedTuple):
+    """What :func:`configure` changed."""
+
+    freed_memory_kept: bool
+    """Whether glibc's mmap and trim thresholds were raised."""
+    serial_openblas_libraries: int
+    """How many loaded OpenBLAS libraries were set to one thread."""
+
+
+def configure() -> ProcessSettings:
+    """Tune this process for repeated XLA calls on CPU: glibc keeps freed work buffers, OpenBLAS runs serially.
+
+    Both settings act on the whole process and stay for its lifetime; each is skipped where the user chose it
+    (see the module docstring). Calling it again changes nothing more.
+
+    Returns
+    -------
+    ProcessSettings
+        Which of the two settings were applied.
+
+    Examples
+    --------
+    >>> import magwidgets as mw
+    >>> settings = mw.configure()
+    """
+    return ProcessSettings(keep_freed_memory(), serial_openblas())
+
+
+def keep_freed_memory() -> bool:
+    """Raise glibc's mmap and trim thresholds (see the module docstring); return whether they were set."""
+    if os.environ.get("MAGWIDGETS_KEEP_FREED_MEMORY", "1") == "0":
+        return False
+    if "GLIBC_TUNABLES" in os.environ or any(name.startswith("MALLOC_") for name in os.environ):
+        return False
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
+    if mallopt is None:
+        return False
+    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
+    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+
+
+@lru_cache(maxsize=None)
+def serial_openblas() -> int:
+    """Set every OpenBLAS loaded in this process to one thread; return how many were set (Linux only, else 0).
+
+    An explicit ``OPENBLAS_NUM_THREADS`` is the user's choice and is left alone.
+    """
+    if "OPENBLAS_NUM_THREADS" in os.environ or not os.path.exists("/proc/self/maps"):
+        return 0
+    importlib.import_module("scipy.linalg.cython_lapack")  # loads the BLAS jaxlib's LAPACK kernels use, if not yet
+    count = 0
+    for path in openblas_libraries():
+        library = ctypes.CDLL(path)
+        for name in OPENBLAS_SETTERS:
+            setter = getattr(library, name, None)
+            if setter is not None:
+                setter(ctypes.c_int(1))
+                count += 1
+                break
+    return count
+
+
+def openblas_libraries() -> list[str]:
+    """Paths of the OpenBLAS shared libraries loaded in this process (Linux: read from ``/proc/self/maps``)."""
+    if not os.path.exists("/proc/self/maps"):
+        return []
+    with open("/proc/self/maps") as maps:
+        paths = {line.split()[-1] for line in maps if "openblas" in line.split()[-1].lower()}
+    return sorted(path for path in paths if ".so" in os.path.basename(path))

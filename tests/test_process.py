@@ -1,0 +1,98 @@
+"""Importing magwidgets changes nothing in the process but float64; :func:`magwidgets.configure` changes the rest.
+
+Each check runs in a fresh interpreter, because the test session itself is configured (tests/conftest.py).
+"""
+import json
+import os
+import platform
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc",
+                                reason="the allocator and OpenBLAS probes read glibc and /proc/self/maps")
+
+# Reads, in the child, what the process settings are now: every loaded OpenBLAS's thread count, and whether glibc
+# serves a 64 MiB block with its own mmap (its default: any block above 32 MiB) or from the heap (configured).
+PROBE = r"""
+import ctypes, json, os, sys
+
+import scipy.linalg.cython_lapack  # loads the OpenBLAS that jaxlib's LAPACK kernels call
+
+from magwidgets.core.process import openblas_libraries
+
+
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                     "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+libc = ctypes.CDLL(None)
+libc.mallinfo2.restype = MallInfo2
+libc.malloc.restype = ctypes.c_void_p
+libc.malloc.argtypes = (ctypes.c_size_t,)
+libc.free.argtypes = (ctypes.c_void_p,)
+
+
+def settings():
+    threads = {}
+    for path in openblas_libraries():
+        library = ctypes.CDLL(path)
+        for name in ("scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads",
+                     "openblas_get_num_threads64_", "openblas_get_num_threads"):
+            getter = getattr(library, name, None)
+            if getter is not None:
+                threads[path] = getter()
+                break
+    before = libc.mallinfo2().hblkhd
+    block = libc.malloc(64 * 2**20)
+    mapped = libc.mallinfo2().hblkhd - before >= 64 * 2**20
+    libc.free(block)
+    return dict(openblas_threads=threads, large_blocks_mapped=mapped)
+
+
+report = dict(before=settings())
+import magwidgets
+report["after_import"] = settings()
+import magwidgets.widgets, magwidgets.vmc  # the panels and the VMC pillar too
+report["after_widgets"] = settings()
+report["configured"] = magwidgets.configure()._asdict()
+report["after_configure"] = settings()
+print(json.dumps(report))
+"""
+
+
+def probe(**environment) -> dict:
+    env = {name: value for name, value in os.environ.items()
+           if not (name.startswith(("MALLOC_", "OPENBLAS_")) or name in ("GLIBC_TUNABLES", "MAGWIDGETS_KEEP_FREED_MEMORY"))}
+    env.update(environment)
+    completed = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, env=env, timeout=300)
+    assert completed.returncode == 0, completed.stderr
+    return json.loads(completed.stdout.splitlines()[-1])
+
+
+def test_import_leaves_openblas_and_malloc_alone_and_configure_sets_them():
+    report = probe()
+    before = report["before"]
+    assert before["openblas_threads"], "no OpenBLAS found to probe"
+    assert before["large_blocks_mapped"], "glibc's default should mmap a 64 MiB block"
+    assert report["after_import"] == before
+    assert report["after_widgets"] == before
+    # configure() is what changes them, so the probes above can see a change
+    assert report["configured"] == dict(freed_memory_kept=True,
+                                        serial_openblas_libraries=len(before["openblas_threads"]))
+    assert set(report["after_configure"]["openblas_threads"].values()) == {1}
+    assert not report["after_configure"]["large_blocks_mapped"]
+
+
+def test_configure_respects_the_users_own_settings():
+    report = probe(OPENBLAS_NUM_THREADS="2", MAGWIDGETS_KEEP_FREED_MEMORY="0")
+    assert report["configured"] == dict(freed_memory_kept=False, serial_openblas_libraries=0)
+    assert report["after_configure"] == report["before"]
+
+
+def test_import_turns_on_float64():
+    completed = subprocess.run([sys.executable, "-c", "import jax, magwidgets; print(jax.config.jax_enable_x64)"],
+                               capture_output=True, text=True, timeout=300)
+    assert completed.stdout.strip() == "True", completed.stderr
