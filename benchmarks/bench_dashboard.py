@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import time
 
+import magwidgets
 from magwidgets.design.tasks import TASKS
 from magwidgets.widgets import DesignStudio
 
@@ -60,6 +61,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--task", default="identify_defect", choices=sorted(TASKS))
     args = parser.parse_args()
+    magwidgets.configure()  # as the dashboard's kernels are
     headless = headless_steps_per_second(args.task, args.steps)
     live, redraws, per_redraw = studio_rates(args.task, args.steps)
     print(f"task {args.task}, {args.steps} steps")

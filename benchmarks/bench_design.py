@@ -48,6 +48,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=40)
     args = parser.parse_args()
+    mw.configure()  # as the command line and the dashboard run designs
     defect, defect_data = defect_problem()
     potential, potential_data = map_problem()
     print(f"{'run':<52} {'steps/s':>8}")

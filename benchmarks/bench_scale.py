@@ -61,6 +61,7 @@ def worker(task: str, length: int, width: int, repeats: int) -> dict:
     from magwidgets.core import SinglePrecisionWarning, observables, transfer
     from bench_transport import median_time  # this script's folder is on the path, worker or not
 
+    mw.configure()  # the settings a design loop runs with
     wire = mw.Wire(length, width)
     onsite = _potential(length, width)
     flux = np.linspace(0, 0.12 / np.pi, N_FLUX)

@@ -45,6 +45,7 @@ def worker(steps: int) -> dict:
     import magwidgets as mw
     from magwidgets.design import Design, Loss, Optimizer, SitePotential, TransportObjective
 
+    mw.configure()  # serial OpenBLAS unless the run sets OPENBLAS_NUM_THREADS itself
     results = dict(devices=jax.device_count())
     wire = mw.Wire(30, 30)
     x, y = np.meshgrid(np.arange(30), np.arange(30), indexing="ij")
