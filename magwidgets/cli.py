@@ -30,9 +30,13 @@ import numpy as np
 
 
 def seed000_example(output: str) -> np.ndarray:
-    """Compute, print and plot G(B) of the seed 000 wire with a Gaussian antidot (A = 10 at (15, 10), r = 2)."""
+    """Compute, print and plot G(B) of the seed 000 wire with a Gaussian antidot (A = 10 at (15, 10), r = 2).
+
+    The flux axis is Φ/Φ0, the flux per plaquette in units of h/e, as on the dashboard; the plot goes to ``output``.
+    """
     import magwidgets as mw
 
+    print(f"computing the seed 000 fingerprint; the plot will be written to {os.path.abspath(output)}")
     wire = mw.Wire(length=30, width=30)
     x, y = np.meshgrid(np.arange(30), np.arange(30), indexing="ij")
     onsite = 4 + 10 * np.exp(-((x - 15) ** 2 + (y - 10) ** 2) / 2**2)
@@ -42,9 +46,9 @@ def seed000_example(output: str) -> np.ndarray:
     elapsed = time.perf_counter() - start
     print(f"Seed 000 fingerprint: 30 x 30 wire, E = 1.2 t, antidot A = 10 t at (15, 10); {elapsed:.2f} s "
           "including compilation")
-    print(f"{'pi B a^2/phi_0':>15} {'G [e^2/h]':>10}")
+    print(f"{'Phi/Phi_0':>10} {'G [e^2/h]':>10}")
     for index in range(0, 101, 10):
-        print(f"{np.pi * flux[index]:>15.3f} {conductance[index]:>10.4f}")
+        print(f"{flux[index]:>10.4f} {conductance[index]:>10.4f}")
 
     import matplotlib
 
@@ -52,8 +56,8 @@ def seed000_example(output: str) -> np.ndarray:
     import matplotlib.pyplot as plt
 
     figure, (curve, landscape) = plt.subplots(1, 2, figsize=(10, 4), gridspec_kw=dict(width_ratios=(3, 2)))
-    curve.plot(np.pi * flux, conductance, color="tab:blue")
-    curve.set(xlabel=r"$\pi B a^2/\phi_0$", ylabel=r"$G$ [$e^2/h$]", title="magneto-conductance fingerprint")
+    curve.plot(flux, conductance, color="tab:blue")
+    curve.set(xlabel=r"$\Phi/\Phi_0 = B a^2/(h/e)$", ylabel=r"$G$ [$e^2/h$]", title="magneto-conductance fingerprint")
     image = landscape.imshow(onsite.T - 4, origin="lower", cmap="magma")
     landscape.set(xlabel="x (transport)", ylabel="y", title="defect potential [t]")
     figure.colorbar(image, ax=landscape)

@@ -1,4 +1,4 @@
-"""Regenerate tests/data/kwant_reference.npz from Kwant 1.5 (build it with ../shared/tools/build_kwant.sh).
+"""Regenerate tests/data/kwant_reference.npz from Kwant 1.5 (build it with scripts/build_kwant.sh).
 
 Usage: python scripts/make_kwant_reference.py   (a few seconds; the file is ~60 kB)
 """

@@ -11,7 +11,7 @@ def to_kwant(wire: Wire, onsite, theta=None):
 
     Lead 0 is the left lead (x < 0), lead 1 the right one. Kwant parameters:
 
-    - ``flux``: flux per plaquette in units of h/e (Landau gauge of ``ARCHITECTURE.md``), always;
+    - ``flux``: flux per plaquette in units of h/e (the Landau gauge of :mod:`magwidgets.core.wire`), always;
     - ``lead_energy``: ideal leads only, must equal the energy passed to Kwant (the chains are held at wave number
       ``lead_k`` at that energy: on-site ``E + 2 t cos k``).
 
@@ -20,13 +20,14 @@ def to_kwant(wire: Wire, onsite, theta=None):
     Raises
     ------
     ImportError
-        If Kwant is not installed (``bash ../shared/tools/build_kwant.sh`` builds Kwant 1.5 here).
+        If Kwant is not installed (``bash scripts/build_kwant.sh`` in a source checkout builds Kwant 1.5).
     """
     try:
         import kwant
     except ImportError as error:  # pragma: no cover - exercised only without Kwant
         raise ImportError(
-            "to_kwant needs Kwant 1.5 (pip install kwant, or build it with shared/tools/build_kwant.sh)."
+            "to_kwant needs Kwant 1.5: pip install kwant, or in a source checkout of magwidgets "
+            "bash scripts/build_kwant.sh"
         ) from error
     from .observables import _check_site_array, _check_theta
 

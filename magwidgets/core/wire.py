@@ -1,6 +1,6 @@
 """The tight-binding wire: geometry, leads, spin, and its slice Hamiltonians.
 
-Conventions (``ARCHITECTURE.md``, seed 000 sec. II, seed 004 eqs. 14-15): square lattice with a = 1, sites
+Conventions (the documentation's *Physics conventions* page; seed 000 sec. II, seed 004 eqs. 14-15): square lattice with a = 1, sites
 (x, y) with x = 0..L-1 along the wire and y = 0..W-1 across it,
 
     H = sum_i h_i c_i^dag c_i - t sum_<ij> exp(i theta_ij) c_i^dag c_j,

@@ -1,7 +1,7 @@
 """Drive a :class:`~magwidgets.design.driver.Design` off the caller's thread for live displays.
 
 A notebook cell or a Voila kernel that looped over ``Design.iterate`` itself would block the kernel's message loop,
-so Run/Pause/Stop clicks would never arrive (``ARCHITECTURE.md``, threading model). :class:`LiveRun` iterates in
+so Run/Pause/Stop clicks would never arrive. :class:`LiveRun` iterates in
 one background thread and hands snapshots to a display callback at most every ``min_interval`` seconds; the
 caller's thread only sets flags. It adds no loop of its own: the steps, stop rules and checkpoints are the
 driver's.

@@ -1,8 +1,8 @@
 """The design studio: pick a task, sketch the sample or draw the target, and watch the optimisation live.
 
 The run itself is :class:`~magwidgets.design.live.LiveRun` (the driver in a worker thread); this panel only
-turns button clicks into its flags and renders the snapshots it hands over (``ARCHITECTURE.md``, threading
-model). One frame is: the loss history, G now against the target, the design's potential (or m_z = cos theta)
+turns button clicks into its flags and renders the snapshots it hands over, so the kernel stays responsive.
+One frame is: the loss history, G now against the target, the design's potential (or m_z = cos theta)
 and its wavefunction-intensity map at a chosen flux, plus the step, loss and speed readouts.
 """
 from __future__ import annotations
