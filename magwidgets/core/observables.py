@@ -350,12 +350,13 @@ def conductance(
         Magnetisation angles in the x-z plane (spin wires only).
     solver : {"transfer", "rgf"}
         Transfer-matrix method (fast) or recursive Green's function (reference); they agree to ~1e-10. For
-        concrete inputs with some |onsite - energy| above ``TRANSFER_RANGE`` = 100 t (hard walls), where the
+        concrete inputs with some ``|onsite - energy|`` above ``TRANSFER_RANGE`` = 100 t (hard walls), where the
         transfer method loses digits, "transfer" runs the recursive Green's function instead.
     precision : {"double", "single"}
         complex128 or complex64. A complex64 transfer sweep checks current conservation at every point and
-        issues a :class:`SinglePrecisionWarning` when |N - T - R| exceeds ``SINGLE_PRECISION_TOLERANCE``
-        (1e-2 e^2/h): steep potentials, |h - E| of tens of t, need double precision (README "Precision").
+        issues a :class:`SinglePrecisionWarning` when ``|N - T - R|`` exceeds ``SINGLE_PRECISION_TOLERANCE``
+        (1e-2 e^2/h): steep potentials, ``|h - E|`` of tens of t, need double precision (the documentation's
+        benchmarks, "Precision").
     checkpoint : bool, optional
         How reverse mode through the transfer solver stores its work. False: the adjoint method (two sweeps per
         point; memory ~16 (4 k n^2 + 8 (k + 1) n m) bytes per point, see
@@ -414,7 +415,7 @@ def _intensity(wire: Wire, columns, coupling) -> jnp.ndarray:
 
 
 def wavefunction_intensity(wire: Wire, onsite, flux, energy, theta=None) -> jnp.ndarray:
-    """Sum over the left lead's incoming modes of |psi_n(x, y)|^2, shape (L, W) (seed 000 Fig. 3).
+    """Sum over the left lead's incoming modes of ``|psi_n(x, y)|^2``, shape (L, W) (seed 000 Fig. 3).
 
     Modes are normalised to unit current as in Kwant's ``wave_function``; the sum equals the diagonal of
     ``G_{x,0} Gamma_L G_{x,0}^dag`` and is summed over spin. Scalar flux and energy.

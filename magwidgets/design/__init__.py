@@ -1,5 +1,7 @@
 """Inverse design on top of :mod:`magwidgets.core`: run the simulator backwards (seeds 000 and 004).
 
+A fit and its result::
+
     res = mw.design.fit(wire, target, flux, energy, params=mw.design.GaussianDefects(wire, n=10),
                         loss="log_rms", optimizer="rmsprop", steps=2000, seed=0)
     res.onsite, res.conductance, res.history["loss"], res.params

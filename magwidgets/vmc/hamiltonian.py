@@ -31,7 +31,7 @@ def potential_energy(system: System, electrons) -> jnp.ndarray:
 
 
 def kinetic_energy(log_abs_psi: Callable, electrons) -> jnp.ndarray:
-    """-1/2 (nabla^2 log|psi| + |nabla log|psi||^2) at ``electrons`` (flattened to 3N coordinates).
+    """``-1/2 (nabla^2 log|psi| + |nabla log|psi||^2)`` at ``electrons`` (flattened to 3N coordinates).
 
     ``log_abs_psi`` maps a (3N,) array to log|psi|.
     """
@@ -48,5 +48,5 @@ def kinetic_energy(log_abs_psi: Callable, electrons) -> jnp.ndarray:
 
 
 def local_energy(log_abs_psi: Callable, system: System, electrons) -> jnp.ndarray:
-    """E_L(r) = -1/2 (nabla^2 log|psi| + |nabla log|psi||^2) + V(r), in hartree."""
+    """``E_L(r) = -1/2 (nabla^2 log|psi| + |nabla log|psi||^2) + V(r)``, in hartree."""
     return kinetic_energy(log_abs_psi, electrons) + potential_energy(system, electrons)

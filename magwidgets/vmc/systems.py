@@ -67,7 +67,7 @@ class System:
 
     @property
     def nuclear_repulsion(self) -> float:
-        """sum_{I<J} Z_I Z_J / |R_I - R_J|."""
+        """``sum_{I<J} Z_I Z_J / |R_I - R_J|``."""
         energy = 0.0
         for i in range(len(self.charges)):
             for j in range(i):

@@ -39,6 +39,8 @@ class FingerprintExplorer(widgets.VBox):
     start : bool
         Compute the first sweep now (the dashboard defers it until the explorer's tab is opened).
 
+    Notes
+    -----
     Samples A and B use the preset with seeds ``seed_a`` and ``seed_b`` (only disorder depends on the seed).
     :meth:`refresh` recomputes everything; ``wait()`` blocks until the background sweeps are done.
     """

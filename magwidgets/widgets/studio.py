@@ -51,6 +51,8 @@ class DesignStudio(widgets.VBox):
     autosave_seconds : float
         Longest time between autosaves of a running design.
 
+    Notes
+    -----
     Attributes a notebook or a test may drive: ``potential_sketcher`` and ``target_sketcher`` (the inputs),
     ``runner`` (the :class:`LiveRun`), ``result()`` (the current :class:`DesignResult`), ``autosave`` (the
     current run's :class:`~magwidgets.design.autosave.Autosave`), :meth:`resume`, and the buttons

@@ -36,6 +36,8 @@ class VMCPanel(widgets.VBox):
         Build (and pretrain) and compile the run in the background at once and after every change of system or
         optimiser, so that the first Run starts stepping.
 
+    Notes
+    -----
     The optimiser, its rate and the Hartree-Fock pretraining start at the chosen system's recipe
     (:data:`~magwidgets.vmc.RECIPES`: Adam for H, He and H2, the natural gradient after 500 pretraining
     iterations for Li, Be and LiH); pretraining runs with the build, before the first Run. The energy figure
