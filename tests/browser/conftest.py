@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from magwidgets.cli import free_port
+from optional_tools import missing
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("MW_ARTIFACTS", Path(__file__).parent / "artifacts"))
@@ -44,8 +45,6 @@ def artifacts() -> Path:
 
 @pytest.fixture(scope="session")
 def browser():
-    # CI installs both, so there a missing browser is a failure, not a silent skip
-    missing = pytest.fail if os.environ.get("CI") == "true" else pytest.skip
     try:
         from playwright import sync_api
     except ImportError:
