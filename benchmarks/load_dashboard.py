@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from magwidgets.cli import dashboard_command, dashboard_environment, free_port
+from magwidgets.cli import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -165,11 +165,12 @@ def main() -> int:
 
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    environment = dashboard_environment(args.slots)
+    slots = args.slots or os.cpu_count() or 1
     log_path = Path(args.output).with_suffix(".voila.log")
     with open(log_path, "w") as log:
-        server = subprocess.Popen(dashboard_command(port=port, pool=args.pool, open_browser=False), stdout=log,
-                                  stderr=subprocess.STDOUT, env=environment, start_new_session=True)
+        command = [sys.executable, "-m", "magwidgets.cli", "dashboard", "--no-browser", f"--port={port}",
+                   f"--pool={args.pool}", f"--slots={slots}"]
+        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             import socket
 
@@ -184,7 +185,7 @@ def main() -> int:
         finally:
             server.terminate()
             try:
-                server.wait(30)
+                server.wait(60)
             except subprocess.TimeoutExpired:
                 server.kill()
     log_text = log_path.read_text(errors="replace")
@@ -193,7 +194,7 @@ def main() -> int:
     answered = [value for value in latencies if value != float("inf")]
     peak = max(samples, key=lambda sample: sample["kernel_total"]) if samples else memory()
     summary = dict(
-        sessions=args.sessions, slots=environment["MAGWIDGETS_SLOTS"].partition(":")[0], minutes=args.minutes,
+        sessions=args.sessions, slots=slots, minutes=args.minutes,
         rendered=sum(record["rendered"] for record in records),
         advanced_in_window=sum(bool(record.get("advanced_in_window")) for record in records),
         errors=[record["error"] for record in records if record["error"]],

@@ -19,9 +19,7 @@ import argparse
 import os
 import shutil
 import socket
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Optional
@@ -191,11 +189,13 @@ def free_port() -> int:
 
 
 def dashboard_command(port: int | None = None, pool: int = 0, ip: str = "127.0.0.1", open_browser: bool = True,
-                      idle_minutes: float = 30.0, token: str | None = None) -> list[str]:
+                      idle_minutes: float = 30.0, token: str | None = None,
+                      run_folder: str | None = None) -> list[str]:
     """The Voila command line that serves :data:`DASHBOARD_NOTEBOOK` (shipped inside the package).
 
     ``pool`` > 0 keeps that many kernels that already ran the notebook (imports done, default run compiled), so a
-    class of students gets pages that respond at once; kernels idle for ``idle_minutes`` are shut down.
+    class of students gets pages that respond at once; kernels idle for ``idle_minutes`` are shut down. Voila keeps
+    its kernels' connection files in ``run_folder`` (the server's private folder) when given.
     """
     if not DASHBOARD_NOTEBOOK.exists():
         raise FileNotFoundError(f"{DASHBOARD_NOTEBOOK} is missing from the installed package; reinstall magwidgets")
@@ -209,6 +209,8 @@ def dashboard_command(port: int | None = None, pool: int = 0, ip: str = "127.0.0
                "--VoilaExecutor.iopub_timeout=120", "--VoilaExecutor.startup_timeout=300"]
     if pool:
         command += ["--preheat_kernel=True", f"--pool_size={pool}"]
+    if run_folder:
+        command.append(f"--Voila.connection_dir_root={run_folder}")
     if token:
         command.append(f"--token={token}")
     if not open_browser:
@@ -216,21 +218,21 @@ def dashboard_command(port: int | None = None, pool: int = 0, ip: str = "127.0.0
     return command
 
 
-def dashboard_environment(slots: Optional[int] = None) -> dict:
+def dashboard_environment(run_folder: str, slots: Optional[int] = None) -> dict:
     """The kernels' environment.
 
     One JAX process per visitor must not grab 75 % of a GPU's memory each; the kernels share ``slots`` compute
-    slots (default: one per CPU core) through a private folder (:mod:`magwidgets.design.slots`); visitors see
+    slots (default: one per CPU core) through ``run_folder``/slots (:mod:`magwidgets.design.slots`); visitors see
     autosaves by code only (:mod:`magwidgets.design.autosave`); compiled programs are shared through
     :func:`compile_cache_environment` (variables the server was started with take precedence).
     """
     from .design.autosave import SERVED_ENVIRONMENT
     from .design.slots import SLOTS_ENVIRONMENT
 
-    slots = slots or os.cpu_count() or 1
+    slots = (os.cpu_count() or 1) if slots is None else slots
     if slots < 1:
         raise ValueError(f"--slots must be >= 1, got {slots}")
-    folder = tempfile.mkdtemp(prefix="magwidgets-slots-")  # mode 0700: only this server's kernels queue here
+    folder = os.path.join(run_folder, "slots")  # inside the private (0700) run folder: only this server's kernels
     environment = dict(os.environ, XLA_PYTHON_CLIENT_PREALLOCATE="false", **{SLOTS_ENVIRONMENT: f"{slots}:{folder}",
                                                                              SERVED_ENVIRONMENT: "1"})
     for name, value in compile_cache_environment().items():
@@ -304,16 +306,23 @@ def main(argv: list[str] | None = None) -> int:
               f"{args.destination}", file=sys.stderr)
         return 0
     if args.command == "dashboard":
-        from .design.slots import SLOTS_ENVIRONMENT
+        from . import server
 
-        command = dashboard_command(args.port, args.pool, args.ip, not args.no_browser, token=args.token)
+        for folder in server.remove_stale_run_folders():
+            print(f"removed {folder}, left by a dashboard that is no longer running", file=sys.stderr)
+        run_folder = server.make_run_folder()
+        try:
+            command = dashboard_command(args.port, args.pool, args.ip, not args.no_browser, token=args.token,
+                                        run_folder=run_folder)
+            environment = dashboard_environment(run_folder, args.slots)
+        except (ValueError, FileNotFoundError) as error:
+            shutil.rmtree(run_folder, ignore_errors=True)
+            parser.error(str(error))
         shown = [part if not part.startswith("--token=") else "--token=..." for part in command[2:]]
         print("serving the magwidgets dashboard:", " ".join(shown), file=sys.stderr)
-        environment = dashboard_environment(args.slots)
-        try:
-            return subprocess.call(command, env=environment)
-        finally:
-            shutil.rmtree(environment[SLOTS_ENVIRONMENT].partition(":")[2], ignore_errors=True)
+        print(f"stop it with Ctrl-C or `kill {os.getpid()}`: Voila, its kernels and {run_folder} go with it",
+              file=sys.stderr)
+        return server.serve(command, environment, run_folder)
     from .core.process import configure
 
     configure()

@@ -74,6 +74,7 @@ class LiveRun:
         self._cancelled = False
         self._pause_requested = False
         self._queued_steps: Optional[int] = None
+        self._held = threading.Event()
 
     # -- control (from any thread; never blocks on the computation) ---------------------------------------------
     def prepare(self) -> None:
@@ -97,13 +98,31 @@ class LiveRun:
         self._launch(int(steps))
 
     def pause(self) -> None:
-        """Hold the run after the current chunk (chunks are short, so within a fraction of a second)."""
+        """Hold the run after the current chunk; :meth:`wait_until_held` tells when the worker holds.
+
+        The state becomes "paused" at once (the click is acknowledged); once the worker has finished its chunk,
+        shown the last snapshot and stopped computing, the state is told again as "paused" with the message
+        "at step N".
+        """
         with self._lock:
             if self.state in ("running", "compiling", "queued"):
                 self._pause_requested = True
                 if self.design is not None:
                     self.design.pause()
                 self._set_state("paused")
+
+    def wait_until_held(self, timeout: Optional[float] = None) -> bool:
+        """Block until a paused run's worker holds (computes nothing and shows nothing until Run), or has ended.
+
+        Returns False on timeout. After True, :attr:`latest` is the snapshot the run holds at.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not (self._held.is_set() or not self.busy):
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return False
+            self._held.wait(0.05 if remaining is None else min(0.05, remaining))
+        return True
 
     def stop(self) -> None:
         """End the run after the current chunk; the design and its last snapshot are kept."""
@@ -173,12 +192,24 @@ class LiveRun:
             if self._cancelled or (design is not None and design.stopping):
                 return False
             if design is not None and design.paused:
-                design.wait_while_paused()
+                self._hold_while_paused()
                 continue
             slots.acquire(show_place, interrupted)
         if self.state == "queued":
             self._set_state(phase)
         return True
+
+    def _hold_while_paused(self) -> None:
+        """Between chunks: while paused, hold here (the last snapshot is already shown) and say so."""
+        design = self.design
+        while design.paused and not design.stopping and not self._cancelled:
+            with self._lock:  # Run takes the same lock to unpause, so "held" is never told of a running run
+                if not design.paused:
+                    break
+                self._held.set()
+                self._set_state("paused", f"at step {design.step}")
+            design.wait_while_paused()
+        self._held.clear()
 
     def _work(self) -> None:
         try:
@@ -197,18 +228,18 @@ class LiveRun:
                 return
             if not self._pause_requested:
                 self._set_state("running")
-            shown_at, shown = 0.0, None
+            shown_at, shown = None, None  # monotonic clock; None: the first snapshot is always shown
             for snapshot in self.design.iterate(self.design.step + steps):
                 self.latest = snapshot
-                now = time.perf_counter()
-                if self.design.paused or now - shown_at >= self.min_interval:
+                now = time.monotonic()
+                if self.design.paused or shown_at is None or now - shown_at >= self.min_interval:
                     self._show(snapshot)
                     shown_at, shown = now, snapshot
-                if self._slots is not None:
-                    if self.design.paused or self._slots.should_yield():
-                        self._slots.release()  # others compute while this run is paused or has had its turn
-                    if not self._hold_slot("running"):
-                        self.design.stop()
+                if self._slots is not None and (self.design.paused or self._slots.should_yield()):
+                    self._slots.release()  # others compute while this run is paused or has had its turn
+                self._hold_while_paused()
+                if self._slots is not None and not self._hold_slot("running"):
+                    self.design.stop()
             if shown is not self.latest:
                 self._show(self.latest)
             self._set_state("stopped" if self.design.reason == "stopped" else "finished", self.design.reason)
@@ -216,5 +247,6 @@ class LiveRun:
             self.error, self.traceback = error, traceback.format_exc()
             self._set_state("failed", f"{type(error).__name__}: {error}")
         finally:
+            self._held.clear()
             if self._slots is not None:
                 self._slots.release()

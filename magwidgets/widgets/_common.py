@@ -44,12 +44,14 @@ class RunButtons:
         return self.run, self.pause, self.stop, self.reset
 
     def show(self, state: str, inputs: Sequence[widgets.Widget] = (), message: Optional[str] = None) -> None:
-        """Reflect ``state`` (and for "queued", the place in the queue given as ``message``)."""
+        """Reflect ``state`` (and its ``message``: the place in the queue when "queued", "at step N" once a paused
+        run holds)."""
         runner = self._runner()
         under_way = state in ("running", "paused") or (state == "queued" and runner is not None
                                                           and runner.design is not None)
         status = {"failed": "failed (last good state kept)",
-                  "queued": f"queued for a compute slot ({message or 'waiting'})"}.get(state, state)
+                  "queued": f"queued for a compute slot ({message or 'waiting'})",
+                  "paused": f"paused {message}" if message else "paused"}.get(state, state)
         if runner is not None and runner.run_requested:
             status += " · runs when ready"
         self.status.value = status

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from magwidgets.cli import dashboard_command, dashboard_environment, free_port
+from magwidgets.cli import free_port
+from optional_tools import missing
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("MW_ARTIFACTS", Path(__file__).parent / "artifacts"))
@@ -44,8 +45,6 @@ def artifacts() -> Path:
 
 @pytest.fixture(scope="session")
 def browser():
-    # CI installs both, so there a missing browser is a failure, not a silent skip
-    missing = pytest.fail if os.environ.get("CI") == "true" else pytest.skip
     try:
         from playwright import sync_api
     except ImportError:
@@ -67,19 +66,24 @@ def serving(command: list[str], port: int, log_path: Path, env: dict):
             wait_for_port(port, process, timeout=120)
             yield f"http://127.0.0.1:{port}/"
         finally:
-            process.terminate()
+            process.terminate()  # `magwidgets dashboard` stops Voila and its kernels and removes its folder
             try:
-                process.wait(20)
+                process.wait(90)
             except subprocess.TimeoutExpired:
                 process.kill()
+                process.wait()
+
+
+def dashboard_cli(port: int, *options: str) -> list[str]:
+    """``magwidgets dashboard`` itself, as a user starts it."""
+    return [sys.executable, "-m", "magwidgets.cli", "dashboard", "--no-browser", f"--port={port}", *options]
 
 
 @pytest.fixture(scope="module")
 def voila_dashboard(artifacts):
-    """The dashboard served by ``magwidgets dashboard``'s own command line, on a free port."""
+    """The dashboard served by ``magwidgets dashboard``, on a free port."""
     port = free_port()
-    with serving(dashboard_command(port=port, open_browser=False), port, artifacts / "voila.log",
-                 dashboard_environment()) as url:
+    with serving(dashboard_cli(port), port, artifacts / "voila.log", dict(os.environ)) as url:
         yield url
 
 
@@ -87,8 +91,8 @@ def voila_dashboard(artifacts):
 def voila_with_token(artifacts):
     """``magwidgets dashboard --token``: (url without the token, the token)."""
     port, token = free_port(), "s3cret-for-class"
-    with serving(dashboard_command(port=port, open_browser=False, token=token), port, artifacts / "voila-token.log",
-                 dashboard_environment()) as url:
+    with serving(dashboard_cli(port, f"--token={token}"), port, artifacts / "voila-token.log",
+                 dict(os.environ)) as url:
         yield url, token
 
 

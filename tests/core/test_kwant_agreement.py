@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from kwant_cases import N_CASES, case, kwant_values, magwidgets_values
+from optional_tools import KWANT_INSTALL, require
 
 REFERENCE = np.load(Path(__file__).parents[1] / "data" / "kwant_reference.npz")
 
@@ -39,14 +40,14 @@ def test_cases_cover_the_required_regimes():
 @pytest.mark.kwant
 @pytest.mark.parametrize("index", range(0, N_CASES, 3))
 def test_against_live_kwant(index):
-    pytest.importorskip("kwant")
+    require("kwant", KWANT_INSTALL)
     spec = case(index)
     assert_agree(magwidgets_values(spec), kwant_values(spec))
 
 
 @pytest.mark.kwant
 def test_to_kwant_hamiltonian_matches_ours():
-    kwant = pytest.importorskip("kwant")
+    kwant = require("kwant", KWANT_INSTALL)
     import magwidgets as mw
     from magwidgets.core.wire import onsite_blocks, slice_hamiltonian, x_hopping
 

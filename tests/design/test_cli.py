@@ -142,7 +142,7 @@ def test_kernels_share_compiled_programs_through_the_dashboard_cache(tmp_path, m
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR", raising=False)
-    environment = dashboard_environment(1)
+    environment = dashboard_environment(str(tmp_path / "server"), 1)
     cache = environment["JAX_COMPILATION_CACHE_DIR"]
     assert cache.startswith(str(tmp_path)) and os.stat(cache).st_mode & 0o077 == 0
 
@@ -162,7 +162,7 @@ def test_kernels_share_compiled_programs_through_the_dashboard_cache(tmp_path, m
     assert len(values) == 7 and all(0 < value < 8 for value in values)  # at most W = 8 open channels
 
     monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path / "teacher's choice"))
-    assert dashboard_environment(1)["JAX_COMPILATION_CACHE_DIR"] == str(tmp_path / "teacher's choice")
+    assert dashboard_environment(str(tmp_path / "server"), 1)["JAX_COMPILATION_CACHE_DIR"] == str(tmp_path / "teacher's choice")
 
 
 def test_a_synthetic_magnetisation_keeps_to_its_angle_range_and_pinned_site(tmp_path):

@@ -43,7 +43,7 @@ def test_at_most_count_holders_and_the_queue_is_first_come_first_served(tmp_path
     assert order == [] and holders[0].waiting() == 3
     holders[0].release()
     for waiter in waiters:
-        waiter.join(10)
+        waiter.join(120)
     assert order == [0, 1, 2]
     holders[1].release()
     assert os.listdir(tmp_path) and not [name for name in os.listdir(tmp_path) if name.startswith("ticket-")]
@@ -62,8 +62,8 @@ def test_a_killed_holder_frees_its_slot_and_its_stale_ticket_is_ignored(tmp_path
     assert not slots.acquire(cancelled=lambda: True)  # the live holder has the only slot
     holder.send_signal(signal.SIGKILL)
     holder.wait()
-    started = time.monotonic()
-    assert slots.acquire() and time.monotonic() - started < 5
+    deadline = time.monotonic() + 120  # generous: the point is that it comes, not how fast
+    assert slots.acquire(cancelled=lambda: time.monotonic() > deadline), "the dead holder's slot never came free"
     assert slots.waiting() == 0 and not [name for name in os.listdir(tmp_path) if name.startswith("ticket-")]
     slots.release()
 
@@ -82,7 +82,7 @@ def test_two_runs_share_one_slot_by_time_slices_and_both_keep_their_trajectories
     reference = build().run(60).history["loss"]
     states = {0: [], 1: []}
     runs = [LiveRun(build, lambda snapshot, design: None, lambda state, message, index=index: states[index].append(
-        (state, message)), min_interval=0.0, slots=ComputeSlots(str(tmp_path), 1, time_slice=0.05, poll=0.01))
+        (state, message)), min_interval=0.0, slots=ComputeSlots(str(tmp_path), 1, time_slice=0.0, poll=0.01))
         for index in range(2)]
     for run in runs:
         run.run(60)

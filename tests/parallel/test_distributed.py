@@ -85,8 +85,6 @@ def test_two_processes_give_the_one_process_result(tmp_path):
         for process in processes:
             process.kill()
     for process, log in zip(processes, logs):
-        if process.returncode != 0 and "collectives" in log.lower() and "gloo" in log.lower():
-            pytest.skip(f"CPU collectives unavailable: {log.strip().splitlines()[-1]}")
         assert process.returncode == 0, log[-3000:]
         assert "2 devices in all (1 here)" in log, log[-3000:]
     assert not (tmp_path / "process1.npz").exists() and not (tmp_path / "process1.npz.checkpoint.npz").exists()

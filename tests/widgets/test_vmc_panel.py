@@ -25,10 +25,11 @@ def test_run_pause_stop_and_evaluate_helium():
     panel.run_button.click()
     _wait(lambda: int(panel.step_readout.value) >= 20, 120, "the step counter did not rise")
     panel.pause_button.click()
-    time.sleep(0.5)
+    assert panel.runner.wait_until_held(120), "the run did not hold within 120 s of Pause"
     held = int(panel.step_readout.value)
-    time.sleep(1.0)
-    assert int(panel.step_readout.value) == held and panel.status.value == "paused"
+    assert panel.status.value == f"paused at step {held}" and held == panel.runner.latest.step
+    time.sleep(0.5)  # a held run never steps, however long it waits
+    assert int(panel.step_readout.value) == held
     panel.run_button.click()
     _wait(lambda: panel.runner.state == "finished", 300, "the run did not finish")
     energy = panel.vmc.history()["energy"]
