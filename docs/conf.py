@@ -41,6 +41,7 @@ nb_execution_mode = os.environ.get("MAGWIDGETS_DOCS_EXECUTE", "cache")
 nb_execution_cache_path = str(DOCS / "_build" / "jupyter_cache")
 nb_execution_timeout = 1200
 nb_execution_raise_on_error = True
+nb_execution_in_temp = True  # whatever a notebook writes goes to a temporary folder
 nb_merge_streams = True
 
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "**.ipynb_checkpoints"]
