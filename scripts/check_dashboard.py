@@ -1,8 +1,9 @@
 """Open a served magwidgets dashboard in Chromium and check that it renders and that Run advances the design.
 
-    python scripts/check_dashboard.py http://127.0.0.1:PORT/ [--timeout 300] [--screenshot page.png]
+    python scripts/check_dashboard.py http://127.0.0.1:PORT/ [--timeout 300] [--steps 1] [--screenshot page.png]
 
-Exits 0 when the page showed the studio's figures without an error and the step counter rose after Run, 1 otherwise
+Exits 0 when the page showed the studio's figures without an error and the step counter reached ``--steps`` after
+Run, 1 otherwise
 (with the reason). Drives Debian's Chromium (``/usr/bin/chromium``, or ``$CHROMIUM``) through Playwright's Python
 package; it never downloads a browser.
 """
@@ -24,8 +25,8 @@ def step_count(page) -> int:
     return int(numbers[-1]) if numbers else 0
 
 
-def check(url: str, timeout: float, screenshot: str | None) -> str | None:
-    """Return None when the dashboard at ``url`` renders and Run advances it, else what went wrong."""
+def check(url: str, timeout: float, screenshot: str | None, steps: int = 1) -> str | None:
+    """Return None when the dashboard at ``url`` renders and Run advances it by ``steps``, else what went wrong."""
     from playwright.sync_api import sync_playwright
 
     deadline = time.monotonic() + timeout
@@ -43,10 +44,11 @@ def check(url: str, timeout: float, screenshot: str | None) -> str | None:
                     return f"the page shows {problem}"
             before = step_count(page)
             page.locator(".mw-design-studio .mw-run").first.click()
-            while step_count(page) <= before:
+            while step_count(page) < before + steps:
                 if time.monotonic() > deadline:
                     status = page.locator(".mw-design-studio .mw-status").first.inner_text()
-                    return f"Run did not advance the step counter within {timeout:.0f} s (status: {status!r})"
+                    return (f"Run did not advance the step counter by {steps} within {timeout:.0f} s "
+                            f"(status: {status!r})")
                 page.wait_for_timeout(250)
             print(f"dashboard rendered; Run advanced it to step {step_count(page)}", file=sys.stderr)
             page.locator(".mw-design-studio .mw-pause").first.click()
@@ -63,9 +65,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("url")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds for the whole check")
+    parser.add_argument("--steps", type=int, default=1, help="steps Run must advance (default 1)")
     parser.add_argument("--screenshot", help="PNG of the page at the end")
     args = parser.parse_args()
-    problem = check(args.url, args.timeout, args.screenshot)
+    if args.steps < 1:
+        parser.error(f"--steps must be >= 1, got {args.steps}")
+    problem = check(args.url, args.timeout, args.screenshot, args.steps)
     if problem:
         print(f"check_dashboard: {problem}", file=sys.stderr)
         return 1

@@ -45,7 +45,7 @@ def aharonov_bohm_ring(wire: Wire, inner_radius: float | None = None, outer_radi
     by ``height``, so the current flows through the two arms of the annulus; G then oscillates with flux period
     about 1 / (pi r_mean^2) per plaquette (Aharonov-Bohm), with r_mean the arms' mean radius. The default arms
     (radii 0.55 and 0.8 of half the smaller side, 8.25 to 12 sites in a 30 x 30 wire) are narrow enough for that
-    period to hold within a few percent (``notebooks/01_quantum_fingerprints.ipynb`` measures it).
+    period to hold within a few percent (the notebook ``01_quantum_fingerprints`` measures it).
     """
     half = min(wire.length, wire.width) / 2
     inner = 0.55 * half if inner_radius is None else inner_radius

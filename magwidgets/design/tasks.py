@@ -24,7 +24,7 @@ SEED000_FLUX = np.linspace(0.0, 0.12, 101) / math.pi   # pi B a^2 / phi_0 from 0
 SEED004_FLUX = np.linspace(0.0, 0.15, 31)               # seed 004 sec. IV
 SEED004_ENERGY = np.linspace(-1.0, 1.0, 21)
 NOTCH = {(0, 0): -1.0}                                  # seed 004's symmetry-breaking notch v[0, 0] = -1
-# The 12 x 12 samples random starts can find (README, "Full-scale reproductions"): potentials uniform in
+# The 12 x 12 samples random starts can find (the documentation's benchmarks, "Inverse design"): potentials uniform in
 # [-0.3, 0.3] (at [-1, 1] none of 8 starts finds the truth) and magnets tilted up to 1 rad from +z (with angles
 # over the whole circle none of 8 does); the initial guesses are drawn from the same ranges.
 SEED004_POTENTIAL_RANGE = (-0.3, 0.3)
@@ -39,7 +39,7 @@ class Task:
     random magnetisation, which the run should recover) or ``"curve"`` (a drawn or measured G(flux)).
     ``snapshot_every`` keeps one compiled chunk near 0.1-0.2 s on a 2-core CPU, so displays stay live and Pause
     acts within a second. ``n_starts`` is the number of random starts the studio offers by default: the 12 x 12
-    potential map needs several (about one in four finds the truth, README "Full-scale reproductions"); its 8
+    potential map needs several (about one in four finds the truth, the documentation's benchmarks); its 8
     starts take ~0.6 s per one-step chunk.
     """
 

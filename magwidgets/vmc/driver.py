@@ -111,7 +111,8 @@ def _batch_statistics(energies):
 
 OPTIMIZERS = {"adam": 3e-3, "natural": 0.05}   # name: default learning rate
 # (optimizer, Hartree-Fock pretraining iterations) per system: FermiNet's recipe where the small network needs it
-# to reach 5 mHa within 15 CPU minutes (seed 003; README's VMC table), plain Adam where it is enough.
+# to reach 5 mHa within 15 CPU minutes (seed 003; the VMC table of the documentation's benchmarks), plain Adam
+# where it is enough.
 RECIPES = {"Li": ("natural", 500), "Be": ("natural", 500), "LiH": ("natural", 500)}
 DEFAULT_RECIPE = ("adam", 0)
 

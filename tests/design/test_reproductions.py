@@ -1,4 +1,5 @@
-"""The seed reproductions at reduced scale (the full-scale runs are examples/*.toml; see the README)."""
+"""The seed reproductions at reduced scale (the full-scale runs are examples/*.toml; the documentation's benchmarks
+give their results)."""
 import jax
 import numpy as np
 import pytest
