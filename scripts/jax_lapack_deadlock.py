@@ -12,6 +12,11 @@ Measured on a 2-core CPU (2026-12-05), with magwidgets.configure() (serial OpenB
 loop run), ``--stall 20``: jax/jaxlib 0.9.2 finished all 200 calls (0.13-0.15 s each); 0.10.2 hung at call 11
 (again at calls 3 and 65 with the two workarounds below, and after 50 calls in a longer script), and
 ``benchmarks/bench_transport.py --quick`` hung in its value-and-gradient rows in three runs of three, at ~0 % CPU.
+Cause, from the native stacks of a hung run (``gdb -p PID -batch -ex "thread apply all bt"``): both threads of
+XLA's intra-op pool (``tf_XLAEigen``, one per core) sit in ``lapack_ztrsm_ffi`` -> ``TriMatrixEquationSolver::Kernel``
+-> ``jax::ParallelBatchMap`` -> ``BlockingCounter::Wait``: each of two concurrent batched triangular solves of the
+same program has split its batch into tasks queued on that same pool and waits for them, and no thread is left to
+run them. jaxlib 0.9 ran a batch in the calling thread.
 Tried and not enough: ``--xla-flags=--xla_cpu_multi_thread_eigen=false`` (hung at call 3) and
 ``JAX_CPU_ENABLE_ASYNC_DISPATCH=false`` (hung at call 65).
 """
