@@ -1,5 +1,4 @@
 """The seed reproductions at reduced scale (the full-scale runs are examples/*.toml; see the README)."""
-import jax
 import numpy as np
 import pytest
 
@@ -8,6 +7,8 @@ from magwidgets.design import (Design, GaussianDefects, Loss, MagnetisationAngle
                                smoothness)
 from magwidgets.design.config import CURVES
 from magwidgets.design.fourier import FourierObjective, fourier_image, triangular_lattice
+
+pytestmark = pytest.mark.slow
 
 MAP_FLUX, MAP_ENERGY = np.linspace(0, 0.15, 31), np.linspace(-1, 1, 21)  # seed 004's 31 x 21 grid
 

@@ -7,6 +7,7 @@ import textwrap
 import time
 
 import numpy as np
+import pytest
 
 from magwidgets.design.autosave import SERVED_ENVIRONMENT, find_autosave, list_autosaves
 from magwidgets.design.tasks import TASKS
@@ -26,6 +27,7 @@ KERNEL = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_a_killed_kernels_run_is_offered_and_resumed_on_the_same_trajectory(private_autosaves):
     kernel = subprocess.Popen([sys.executable, "-c", KERNEL], stdout=subprocess.PIPE, text=True,
                               env=dict(os.environ))
@@ -54,6 +56,7 @@ def test_a_killed_kernels_run_is_offered_and_resumed_on_the_same_trajectory(priv
     np.testing.assert_allclose(design.history()["loss"], reference.history["loss"], rtol=0, atol=1e-10)
 
 
+@pytest.mark.slow
 def test_served_studios_offer_runs_by_code_only_and_a_wrong_code_changes_nothing(private_autosaves, monkeypatch):
     monkeypatch.setenv(SERVED_ENVIRONMENT, "1")
     first = DesignStudio("design_curve", prepare=False, autosave_seconds=0.0)

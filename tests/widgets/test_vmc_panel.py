@@ -2,8 +2,11 @@
 import time
 
 import numpy as np
+import pytest
 
 from magwidgets.widgets import VMCPanel
+
+pytestmark = pytest.mark.slow
 
 
 def _wait(condition, timeout, message):
