@@ -180,12 +180,12 @@ def dashboard_environment(run_folder: str, slots: Optional[int] = None) -> dict:
     """The kernels' environment.
 
     One JAX process per visitor must not grab 75 % of a GPU's memory each; the kernels share ``slots`` compute
-    slots (default: one per CPU core) through ``run_folder``/slots (:mod:`magwidgets.design.slots`); visitors see
-    autosaves by code only (:mod:`magwidgets.design.autosave`); compiled programs are shared through
+    slots (default: one per CPU core) through ``run_folder``/slots (:mod:`magwidgets.session.slots`); visitors see
+    autosaves by code only (:mod:`magwidgets.session.autosave`); compiled programs are shared through
     :func:`compile_cache_environment` (variables the server was started with take precedence).
     """
-    from .design.autosave import SERVED_ENVIRONMENT
-    from .design.slots import SLOTS_ENVIRONMENT
+    from .session.autosave import SERVED_ENVIRONMENT
+    from .session.slots import SLOTS_ENVIRONMENT
 
     slots = (os.cpu_count() or 1) if slots is None else slots
     if slots < 1:
@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     dashboard.add_argument("--no-browser", action="store_true", help="do not open a browser")
     args = parser.parse_args(argv)
     if args.command == "dashboard":
-        from . import server
+        from .session import server
 
         for folder in server.remove_stale_run_folders():
             print(f"removed {folder}, left by a dashboard that is no longer running", file=sys.stderr)

@@ -20,7 +20,7 @@ def tagged(widget: widgets.Widget, css_class: str) -> widgets.Widget:
 
 class RunButtons:
     """Run / Pause / Stop / Reset and the status line of a panel whose run is a
-    :class:`~magwidgets.design.live.LiveRun`.
+    :class:`~magwidgets.session.live.LiveRun`.
 
     Pause and Stop only set the runner's flags; Run and Reset call the panel's ``on_run`` and ``on_reset``.
     ``runner`` returns the panel's current LiveRun (or None). :meth:`show` reflects a run state in the buttons,
@@ -48,7 +48,7 @@ class RunButtons:
         run holds)."""
         runner = self._runner()
         under_way = state in ("running", "paused") or (state == "queued" and runner is not None
-                                                          and runner.design is not None)
+                                                          and runner.driver is not None)
         status = {"failed": "failed (last good state kept)",
                   "queued": f"queued for a compute slot ({message or 'waiting'})",
                   "paused": f"paused {message}" if message else "paused"}.get(state, state)

@@ -1,6 +1,6 @@
 """The VMC panel: train a FermiNet-style wavefunction live and watch the energy fall toward the exact value.
 
-The run is a :class:`~magwidgets.vmc.VMC` driven by :class:`~magwidgets.design.live.LiveRun` in a worker thread,
+The run is a :class:`~magwidgets.vmc.VMC` driven by :class:`~magwidgets.session.live.LiveRun` in a worker thread,
 exactly like a design in the studio; this panel only sets flags and renders snapshots.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ import bqplot
 import ipywidgets as widgets
 import numpy as np
 
-from ..design.live import LiveRun
+from ..session.live import LiveRun
 from ..vmc import DEFAULT_RECIPE, OPTIMIZERS, RECIPES, SYSTEMS, VMC, VMCSnapshot
 from ._common import LatestOnly, RunButtons, message_line, show_message, tagged
 from .maps import curve_figure
@@ -129,7 +129,7 @@ class VMCPanel(widgets.VBox):
     @property
     def vmc(self) -> Optional[VMC]:
         """The current run (None until it has been built in the worker)."""
-        return self.runner.design if self.runner is not None else None
+        return self.runner.driver if self.runner is not None else None
 
     def _use_recipe(self, name: str) -> None:
         """Set the optimiser, its rate and the pretraining to the system's recipe (:data:`~magwidgets.vmc.RECIPES`)."""

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from magwidgets.design.autosave import SERVED_ENVIRONMENT, find_autosave, list_autosaves
+from magwidgets.session.autosave import SERVED_ENVIRONMENT, find_autosave, list_autosaves
 from magwidgets.design.tasks import TASKS
 from magwidgets.widgets.studio import DesignStudio
 
@@ -48,7 +48,7 @@ def test_a_killed_kernels_run_is_offered_and_resumed_on_the_same_trajectory(priv
     studio.steps_box.value = 20
     studio.run_button.click()
     studio.runner.join(300)
-    design = studio.runner.design
+    design = studio.runner.driver
     assert studio.runner.state == "finished" and design.step == saved_step + 20
 
     task = TASKS["identify_defect"]
@@ -78,7 +78,7 @@ def test_served_studios_offer_runs_by_code_only_and_a_wrong_code_changes_nothing
         np.testing.assert_array_equal(second.target_sketcher.target, before[1])
     second.resume_box.value = code.upper()
     second.resume_button.click()
-    assert second.task.name == "design_curve" and second.runner.design is None
+    assert second.task.name == "design_curve" and second.runner.driver is None
     np.testing.assert_array_equal(second.target_sketcher.target, first.target_sketcher.target)
     second.runner.join(300)
-    assert second.runner.state == "ready" and second.runner.design.step == 3
+    assert second.runner.state == "ready" and second.runner.driver.step == 3

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from magwidgets import server
+from magwidgets.session import server
 from magwidgets.cli import free_port
 
 
