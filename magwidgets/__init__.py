@@ -11,7 +11,7 @@ from .core import (
 
 from . import design  # noqa: E402
 
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: E402,F401
 
 __all__ = [
     "Wire",

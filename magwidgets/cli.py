@@ -24,14 +24,14 @@ import numpy as np
 
 def seed000_example(output: str) -> np.ndarray:
     """Compute, print and plot G(B) of the seed 000 wire with a Gaussian antidot (A = 10 at (15, 10), r = 2)."""
-    import magwidgets as mw
+    from .core import Wire, conductance as sweep
 
-    wire = mw.Wire(length=30, width=30)
+    wire = Wire(length=30, width=30)
     x, y = np.meshgrid(np.arange(30), np.arange(30), indexing="ij")
     onsite = 4 + 10 * np.exp(-((x - 15) ** 2 + (y - 10) ** 2) / 2**2)
     flux = np.linspace(0, 0.12 / np.pi, 101)
     start = time.perf_counter()
-    conductance = np.asarray(mw.conductance(wire, onsite, flux, 1.2))
+    conductance = np.asarray(sweep(wire, onsite, flux, 1.2))
     elapsed = time.perf_counter() - start
     print(f"Seed 000 fingerprint: 30 x 30 wire, E = 1.2 t, antidot A = 10 t at (15, 10); {elapsed:.2f} s "
           "including compilation")

@@ -97,7 +97,7 @@ def _check_theta(wire: Wire, theta) -> Optional[jnp.ndarray]:
     return _check_site_array(wire, theta, "theta")
 
 
-def _check_grid(values, name: str) -> tuple[jnp.ndarray, bool]:
+def _checked_sweep_axis(values, name: str) -> tuple[jnp.ndarray, bool]:
     if _is_traced(values):
         if jnp.ndim(values) > 1:
             raise ValueError(f"{name} must be a scalar or a 1-D array, got shape {jnp.shape(values)}.")
@@ -142,7 +142,8 @@ def _check_point(flux, energy) -> tuple:
     return _reduced_flux(checked[0]), checked[1]
 
 
-def _check_solver(solver: str, precision: str) -> None:
+def check_solver(solver: str, precision: str) -> None:
+    """Raise ValueError unless ``solver`` is one of :data:`SOLVERS` and ``precision`` one of :data:`PRECISIONS`."""
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}.")
     if precision not in PRECISIONS:
@@ -257,9 +258,9 @@ def sweep_grid(wire: Wire, flux, energy) -> tuple[SweepGrid, tuple[int, ...]]:
     shape : tuple
         ``(n_flux, n_energy)`` with scalar axes dropped: the shape :func:`conductance` returns.
     """
-    flux, flux_scalar = _check_grid(flux, "flux")
+    flux, flux_scalar = _checked_sweep_axis(flux, "flux")
     flux = _reduced_flux(flux)
-    energy, energy_scalar = _check_grid(energy, "energy")
+    energy, energy_scalar = _checked_sweep_axis(energy, "energy")
     n_flux, n_energy = flux.shape[0], energy.shape[0]
     xp = jnp if _is_traced(flux) or _is_traced(energy) else np
     flux_points = xp.repeat(flux, n_energy)
@@ -378,7 +379,7 @@ def conductance(
     ``G = G_{L-1,0}``; exactly 0 where no channel is open; one spin species unless ``wire.spin`` (no factor 2).
     The flux enters modulo 1 (one flux quantum per plaquette is a gauge transformation).
     """
-    _check_solver(solver, precision)
+    check_solver(solver, precision)
     onsite = _check_site_array(wire, onsite, "onsite")
     theta = _check_theta(wire, theta)
     grid, shape = sweep_grid(wire, flux, energy)

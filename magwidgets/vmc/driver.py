@@ -108,7 +108,7 @@ def _batch_statistics(energies):
     return finite, mean, variance
 
 
-OPTIMIZERS = {"adam": 3e-3, "natural": 0.05}   # name: default learning rate
+DEFAULT_RATES = {"adam": 3e-3, "natural": 0.05}   # name: default learning rate
 # (optimizer, Hartree-Fock pretraining iterations) per system: FermiNet's recipe where the small network needs it
 # to reach 5 mHa within 15 CPU minutes (seed 003; README's VMC table), plain Adam where it is enough.
 RECIPES = {"Li": ("natural", 500), "Be": ("natural", 500), "LiH": ("natural", 500)}
@@ -249,9 +249,9 @@ class VMC(RunLoop):
                  burn_in: int = 200, seed: int = 0, snapshot_every: int = 10, callbacks: Sequence[Callable] = ()):
         if walkers < 2:
             raise ValueError(f"walkers must be >= 2, got {walkers}")
-        if optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}")
-        learning_rate = OPTIMIZERS[optimizer] if learning_rate is None else learning_rate
+        if optimizer not in DEFAULT_RATES:
+            raise ValueError(f"optimizer must be one of {sorted(DEFAULT_RATES)}, got {optimizer!r}")
+        learning_rate = DEFAULT_RATES[optimizer] if learning_rate is None else learning_rate
         if not (natural.damping > 0 and natural.max_norm > 0):
             raise ValueError(f"expected damping > 0 and max_norm > 0, got {natural}")
         if not (learning_rate > 0 and decay > 0 and mcmc_steps >= 1 and clip > 0 and snapshot_every >= 1):

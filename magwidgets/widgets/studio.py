@@ -22,6 +22,7 @@ import numpy as np
 from ..core import conductance, wavefunction_intensity
 from ..core.potentials import background
 from ..design import Optimizer
+from ..design.optimize import OPTIMIZERS
 from ..session.autosave import AUTOSAVE_SECONDS, Autosave, find_autosave, list_autosaves, new_autosave, served
 from ..design.config import CURVES
 from ..design.driver import Design, Snapshot
@@ -33,7 +34,6 @@ from .maps import SiteMap, curve_figure
 from .sketch import PotentialSketcher
 from .target import TargetSketcher
 
-OPTIMIZER_NAMES = ("rmsprop", "adabelief", "adam", "descent", "levenberg_marquardt")
 MAX_PLOTTED_STEPS = 1000
 
 
@@ -77,7 +77,7 @@ class DesignStudio(widgets.VBox):
 
         self.task_picker = tagged(widgets.Dropdown(options=[(t.label, t.name) for t in TASKS.values()], value=task,
                                                      description="task", layout=dict(width="430px")), "mw-task")
-        self.optimizer_picker = tagged(widgets.Dropdown(options=OPTIMIZER_NAMES, description="optimiser",
+        self.optimizer_picker = tagged(widgets.Dropdown(options=OPTIMIZERS, description="optimiser",
                                                           layout=dict(width="260px")), "mw-optimizer")
         self.rate_box = tagged(widgets.BoundedFloatText(min=1e-6, max=10.0, step=1e-3, description="rate",
                                                           layout=dict(width="160px")), "mw-rate")

@@ -13,7 +13,7 @@ import ipywidgets as widgets
 import numpy as np
 
 from ..session.live import LiveRun
-from ..vmc import DEFAULT_RECIPE, OPTIMIZERS, RECIPES, SYSTEMS, VMC, VMCSnapshot
+from ..vmc import DEFAULT_RECIPE, DEFAULT_RATES, RECIPES, SYSTEMS, VMC, VMCSnapshot
 from ._common import LatestOnly, RunButtons, message_line, show_message, tagged
 from .maps import curve_figure
 
@@ -136,7 +136,7 @@ class VMCPanel(widgets.VBox):
         optimizer, pretraining = RECIPES.get(name, DEFAULT_RECIPE)
         self._choosing_recipe = True
         try:
-            self.optimizer_picker.value, self.rate_box.value = optimizer, OPTIMIZERS[optimizer]
+            self.optimizer_picker.value, self.rate_box.value = optimizer, DEFAULT_RATES[optimizer]
             self.pretrain_box.value = pretraining
         finally:
             self._choosing_recipe = False
@@ -147,7 +147,7 @@ class VMCPanel(widgets.VBox):
 
     def _on_optimizer(self, change) -> None:
         if not self._choosing_recipe:
-            self.rate_box.value = OPTIMIZERS[change["new"]]
+            self.rate_box.value = DEFAULT_RATES[change["new"]]
             self.reset(self.prepare)
 
     def _new_runner(self) -> LiveRun:
