@@ -14,7 +14,7 @@ import numpy as np
 
 from ..core import Wire, conductance, wavefunction_intensity
 from ..core.potentials import aharonov_bohm_ring, anderson_disorder, background, gaussian_antidot
-from ._common import LatestOnly, message_line, show_message
+from ._common import LatestOnly, ProgressLine, message_line, show_message
 from .maps import SiteMap, curve_figure
 from .sketch import PotentialSketcher
 
@@ -52,7 +52,9 @@ class FingerprintExplorer(widgets.VBox):
         self.sketcher.observe(lambda change: self.preset.value == "sketch" and self.refresh(), names="potential")
         self.sketch_area = widgets.VBox([self.sketcher] if sketcher is None else [], layout=dict(display="none"))
         self.message = message_line()
-        self._compute = LatestOnly(lambda error: show_message(self.message, f"{type(error).__name__}: {error}"))
+        # What is being computed: a new grid's leads take seconds (2121 points for the 30 x 30 map).
+        self.progress = ProgressLine("mw-explorer-progress")
+        self._compute = LatestOnly(self._failed)
 
         def control(widget, css_class):
             widget.add_class(css_class)
@@ -112,7 +114,7 @@ class FingerprintExplorer(widgets.VBox):
 
         controls = widgets.HBox([widgets.VBox([self.preset, self.disorder, widgets.HBox([self.seed_a, self.seed_b])]),
                                  widgets.VBox([self.energy, self.flux_range, self.point])])
-        self.children = [controls, self.sketch_area, self.message, self.comparison,
+        self.children = [controls, self.sketch_area, self.message, self.progress.line, self.comparison,
                          widgets.HBox([self.curve_figure, self.map_figure]),
                          widgets.HBox([self.potential_maps[0].figure, self.potential_maps[1].figure,
                                        self.wavefunction_map.figure])]
@@ -161,13 +163,19 @@ class FingerprintExplorer(widgets.VBox):
     def wait(self, timeout: Optional[float] = 300.0) -> bool:
         return self._compute.wait(timeout)
 
+    def _failed(self, error: Exception) -> None:
+        self.progress.stop()
+        show_message(self.message, f"{type(error).__name__}: {error}")
+
     def _onsite(self, potential: np.ndarray) -> np.ndarray:
         return background(self.wire) + potential
 
     def _update(self) -> None:
         flux, energy = self.flux, float(self.energy.value)
         samples = [self.sample(self.seed_a.value), self.sample(self.seed_b.value)]
-        curves = np.stack([np.asarray(conductance(self.wire, self._onsite(v), flux, energy)) for v in samples])
+        self.progress.start(f"fingerprints G(Φ) at {flux.size} fluxes")
+        curves = np.stack([np.asarray(conductance(self.wire, self._onsite(v), flux, energy,
+                                                  progress=self.progress.report)) for v in samples])
         again = np.asarray(conductance(self.wire, self._onsite(self.sample(self.seed_a.value)), flux, energy))
         self._samples, self._curves = samples, curves
         with self.curves.hold_sync():
@@ -180,12 +188,17 @@ class FingerprintExplorer(widgets.VBox):
             f"{np.sqrt(np.mean((curves[0] - curves[1]) ** 2)):.2f} e²/h.")
         self._update_wavefunction()
         energies = self.energies
-        grid = np.asarray(conductance(self.wire, self._onsite(samples[0]), flux, energies))
+        self.progress.step(f"G(Φ, E) map: leads of {flux.size} x {energies.size} points, then the sweep")
+        self.map_figure.title = "sample A: G(Φ, E) [e²/h], computing…"
+        grid = np.asarray(conductance(self.wire, self._onsite(samples[0]), flux, energies,
+                                      progress=self.progress.report))
         with self.conductance_map.hold_sync(), self.map_colours.hold_sync():
             self.conductance_map.x, self.conductance_map.y = flux, energies
             self.map_colours.min, self.map_colours.max = float(grid.min()), float(max(grid.max(), grid.min() + 1e-9))
             self.conductance_map.color = grid.T
+        self.map_figure.title = "sample A: G(Φ, E) [e²/h]"
         self.conductance_grid = grid
+        self.progress.stop()
 
     def _update_wavefunction(self) -> None:
         if not self._samples:
