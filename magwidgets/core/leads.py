@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import threading
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from functools import lru_cache
@@ -511,6 +512,8 @@ def square_lead_point(wire: Wire, flux: float, energy: float) -> tuple[np.ndarra
 
 _CACHE: "OrderedDict[tuple, LeadSelfEnergies]" = OrderedDict()
 _CACHE_SIZE = 64
+#: Panels compute in background threads (a map's leads next to a sweep): the LRU bookkeeping takes this lock.
+_CACHE_LOCK = threading.Lock()
 
 
 def _lead_key(wire: Wire) -> tuple:
@@ -549,16 +552,19 @@ def lead_self_energies(wire: Wire, flux, energy, progress: Optional[Progress] = 
     flux = np.ascontiguousarray(flux, dtype=float)
     energy = np.ascontiguousarray(energy, dtype=float)
     key = (_lead_key(wire), flux.tobytes(), energy.tobytes())
-    if key in _CACHE:
-        _CACHE.move_to_end(key)
-        return _CACHE[key]
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
     result = _compute(wire, flux, energy, progress)
-    _CACHE[key] = result
-    if len(_CACHE) > _CACHE_SIZE:
-        _CACHE.popitem(last=False)
+    with _CACHE_LOCK:
+        _CACHE[key] = result
+        if len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
     return result
 
 
 def clear_lead_cache() -> None:
     """Forget all cached lead self-energies (for benchmarks of the cold path)."""
-    _CACHE.clear()
+    with _CACHE_LOCK:
+        _CACHE.clear()

@@ -147,8 +147,8 @@ class LatestOnly:
 class ProgressLine:
     """A line of text that says what a long computation is doing, refreshed at least every ``interval`` seconds.
 
-    :meth:`start` shows a task; :meth:`report` (a ``progress(done, total)`` callback of the core, called from the
-    computing thread) updates its count, redrawn at most every ``interval`` s apart from the first and last
+    :meth:`start` shows a task; :meth:`report` (the ``progress(done, total)`` callback of the core's lead
+    computation, called from the computing thread) updates its count of points, redrawn at most every ``interval`` s apart from the first and last
     report; a daemon thread redraws the latest count and the elapsed time in between, so the line moves even
     while one step (a compilation, the sweep itself) runs without reports; :meth:`stop` clears it. Only text changes: the computation stays in
     the core.
@@ -182,7 +182,8 @@ class ProgressLine:
         with self._lock:
             if self._task is None:
                 return
-            self._count = f"{done} of {total} points ({100 * done // max(total, 1)}%)"
+            self._count = (f"leads of {total} points ready" if done >= total else
+                           f"leads {done} of {total} points ({100 * done // max(total, 1)}%)")
             due = not 0 < done < total or now - self._shown >= self.interval
         if due:  # otherwise the ticker shows the latest count within ``interval``
             self._render()
@@ -204,7 +205,7 @@ class ProgressLine:
 
     def _tick(self, generation: int) -> None:
         while True:
-            time.sleep(self.interval)
+            time.sleep(max(self.interval, 0.05))
             with self._lock:
                 if generation != self._generation:
                     return

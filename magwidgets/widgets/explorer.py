@@ -6,13 +6,14 @@ background thread (:class:`~magwidgets.widgets._common.LatestOnly`), so dragging
 """
 from __future__ import annotations
 
+import threading
 from typing import Optional
 
 import bqplot
 import ipywidgets as widgets
 import numpy as np
 
-from ..core import Wire, conductance, wavefunction_intensity
+from ..core import Wire, conductance, sweep_grid, wavefunction_intensity
 from ..core.potentials import aharonov_bohm_ring, anderson_disorder, background, gaussian_antidot
 from ._common import LatestOnly, ProgressLine, message_line, show_message
 from .maps import SiteMap, curve_figure
@@ -171,11 +172,22 @@ class FingerprintExplorer(widgets.VBox):
         return background(self.wire) + potential
 
     def _update(self) -> None:
-        flux, energy = self.flux, float(self.energy.value)
+        flux, energy, energies = self.flux, float(self.energy.value), self.energies
         samples = [self.sample(self.seed_a.value), self.sample(self.seed_b.value)]
-        self.progress.start(f"fingerprints G(Φ) at {flux.size} fluxes")
-        curves = np.stack([np.asarray(conductance(self.wire, self._onsite(v), flux, energy,
-                                                  progress=self.progress.report)) for v in samples])
+        self.progress.start(f"G(Φ) of samples A and B, and the G(Φ, E) map ({flux.size} x {energies.size} points)")
+        self.map_figure.title = "sample A: G(Φ, E) [e²/h], computing…"
+
+        def map_leads_into_cache() -> None:
+            try:
+                sweep_grid(self.wire, flux, energies, progress=self.progress.report)
+            except ValueError:
+                pass  # raised again, and shown, by the map's own call below
+
+        # The map's leads are most of a new grid's cost and do not depend on the potential: the core computes them
+        # (into its cache) while the curves are swept, whose first call is mostly a compilation on one core.
+        map_leads = threading.Thread(target=map_leads_into_cache, name="magwidgets-map-leads", daemon=True)
+        map_leads.start()
+        curves = np.stack([np.asarray(conductance(self.wire, self._onsite(v), flux, energy)) for v in samples])
         again = np.asarray(conductance(self.wire, self._onsite(self.sample(self.seed_a.value)), flux, energy))
         self._samples, self._curves = samples, curves
         with self.curves.hold_sync():
@@ -187,9 +199,9 @@ class FingerprintExplorer(widgets.VBox):
             f"(the same sample, the same fingerprint); samples A and B differ by rms ΔG = "
             f"{np.sqrt(np.mean((curves[0] - curves[1]) ** 2)):.2f} e²/h.")
         self._update_wavefunction()
-        energies = self.energies
-        self.progress.step(f"G(Φ, E) map: leads of {flux.size} x {energies.size} points, then the sweep")
-        self.map_figure.title = "sample A: G(Φ, E) [e²/h], computing…"
+        map_leads.join()
+        self.progress.step(f"G(Φ, E) map: the sweep of {flux.size * energies.size} points")
+        # The leads are cached by now; a failure there is raised (and shown) by this call.
         grid = np.asarray(conductance(self.wire, self._onsite(samples[0]), flux, energies,
                                       progress=self.progress.report))
         with self.conductance_map.hold_sync(), self.map_colours.hold_sync():

@@ -82,15 +82,17 @@ def test_my_sketch_is_shown_and_every_stroke_recomputes():
 
 def test_a_new_grid_shows_its_progress_until_the_map_is_drawn():
     panel = FingerprintExplorer(WIRE, n_flux=21, n_energy=5, start=False)
+    panel.progress.interval = 0.0  # draw every report: this small grid's leads take well under a second
     shown = []
     panel.progress.line.observe(lambda change: shown.append((change["new"], panel.conductance_map.color.shape)),
                                 names="value")
     panel.flux_range.value = (0.0, 0.0371)  # a flux grid no other test has computed: its leads are new
     assert panel.wait(300)
-    map_lines = [(text, shape) for text, shape in shown if "G(Φ, E) map" in text]
-    # counted in points of the map's grid while the map was still the empty placeholder ...
-    assert any("of 105 points" in text and shape == (2, 2) for text, shape in map_lines)
-    assert any("105 of 105 points (100%)" in text for text, _ in map_lines)
+    # the map's leads counted in points of its grid while the map was still the empty placeholder ...
+    assert any("G(Φ, E) map (21 x 5 points): leads " in text and " of 105 points (" in text and shape == (2, 2)
+               for text, shape in shown)
+    assert any("leads of 105 points ready" in text and shape == (2, 2) for text, shape in shown)
+    assert any("G(Φ, E) map: the sweep of 105 points" in text and shape == (2, 2) for text, shape in shown)
     # ... and cleared once the map is drawn
     assert panel.progress.line.value == "" and panel.conductance_map.color.shape == (5, 21)
     assert "computing" not in panel.map_figure.title
@@ -110,6 +112,8 @@ def test_the_progress_line_moves_while_a_step_reports_nothing():
     deadline = time.monotonic() + 1
     while "4 of 10" not in progress.line.value and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert "compiling: 4 of 10 points (40%)" in progress.line.value
+    assert "compiling: leads 4 of 10 points (40%)" in progress.line.value
+    progress.report(10, 10)
+    assert "compiling: leads of 10 points ready" in progress.line.value
     progress.stop()
     assert progress.line.value == ""
