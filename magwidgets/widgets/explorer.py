@@ -13,7 +13,7 @@ import bqplot
 import ipywidgets as widgets
 import numpy as np
 
-from ..core import Wire, conductance, sweep_grid, wavefunction_intensity
+from ..core import Wire, conductance, wavefunction_intensity
 from ..core.potentials import aharonov_bohm_ring, anderson_disorder, background, gaussian_antidot
 from ._common import LatestOnly, ProgressLine, message_line, show_message
 from .maps import SiteMap, curve_figure
@@ -177,16 +177,19 @@ class FingerprintExplorer(widgets.VBox):
         self.progress.start(f"G(Φ) of samples A and B, and the G(Φ, E) map ({flux.size} x {energies.size} points)")
         self.map_figure.title = "sample A: G(Φ, E) [e²/h], computing…"
 
-        def map_leads_into_cache() -> None:
-            try:
-                sweep_grid(self.wire, flux, energies, progress=self.progress.report)
-            except ValueError:
-                pass  # raised again, and shown, by the map's own call below
+        computed: dict = {}
 
-        # The map's leads are most of a new grid's cost and do not depend on the potential: the core computes them
-        # (into its cache) while the curves are swept, whose first call is mostly a compilation on one core.
-        map_leads = threading.Thread(target=map_leads_into_cache, name="magwidgets-map-leads", daemon=True)
-        map_leads.start()
+        def conductance_map() -> None:
+            try:
+                computed["map"] = np.asarray(conductance(self.wire, self._onsite(samples[0]), flux, energies,
+                                                         progress=self.progress.report))
+            except Exception as error:  # re-raised below, in the panel's compute thread, which shows it
+                computed["error"] = error
+
+        # The map is most of a new grid's cost (its 2121 lead points, then compiling and running its sweep): it is
+        # computed alongside the curves, whose first call is mostly a compilation on one core.
+        map_thread = threading.Thread(target=conductance_map, name="magwidgets-explorer-map", daemon=True)
+        map_thread.start()
         curves = np.stack([np.asarray(conductance(self.wire, self._onsite(v), flux, energy)) for v in samples])
         again = np.asarray(conductance(self.wire, self._onsite(self.sample(self.seed_a.value)), flux, energy))
         self._samples, self._curves = samples, curves
@@ -199,11 +202,12 @@ class FingerprintExplorer(widgets.VBox):
             f"(the same sample, the same fingerprint); samples A and B differ by rms ΔG = "
             f"{np.sqrt(np.mean((curves[0] - curves[1]) ** 2)):.2f} e²/h.")
         self._update_wavefunction()
-        map_leads.join()
-        self.progress.step(f"G(Φ, E) map: the sweep of {flux.size * energies.size} points")
-        # The leads are cached by now; a failure there is raised (and shown) by this call.
-        grid = np.asarray(conductance(self.wire, self._onsite(samples[0]), flux, energies,
-                                      progress=self.progress.report))
+        if map_thread.is_alive():
+            self.progress.step(f"G(Φ, E) map ({flux.size} x {energies.size} points)")
+        map_thread.join()
+        if "error" in computed:
+            raise computed["error"]
+        grid = computed["map"]
         with self.conductance_map.hold_sync(), self.map_colours.hold_sync():
             self.conductance_map.x, self.conductance_map.y = flux, energies
             self.map_colours.min, self.map_colours.max = float(grid.min()), float(max(grid.max(), grid.min() + 1e-9))

@@ -92,7 +92,6 @@ def test_a_new_grid_shows_its_progress_until_the_map_is_drawn():
     assert any("G(Φ, E) map (21 x 5 points): leads " in text and " of 105 points (" in text and shape == (2, 2)
                for text, shape in shown)
     assert any("leads of 105 points ready" in text and shape == (2, 2) for text, shape in shown)
-    assert any("G(Φ, E) map: the sweep of 105 points" in text and shape == (2, 2) for text, shape in shown)
     # ... and cleared once the map is drawn
     assert panel.progress.line.value == "" and panel.conductance_map.color.shape == (5, 21)
     assert "computing" not in panel.map_figure.title
