@@ -29,8 +29,8 @@ What makes it cheap (measured in ``benchmarks/bench_transport.py``):
   it back).
 - One real Schur decomposition per point. In the basis of :func:`mirror_basis` (mirror-symmetric and
   -antisymmetric combinations of the rows y and W - 1 - y, the latter times i) the lead in a field is real, so
-  LAPACK's real ``dgees`` (~3.5x cheaper than the complex ``zgees`` at n = 30) and one reordering ``dtrsen`` give
-  the evanescent and the propagating invariant subspaces; the propagating modes come from the small block of the
+  LAPACK's real ``dgees`` (~3.5x cheaper than the complex ``zgees`` at n = 30) and two reorderings ``dtrsen``
+  give the evanescent and the propagating invariant subspaces; the propagating modes come from the small block of the
   Schur form (the evanescent parts they miss lie in the evanescent subspace, which is kept whole, and carry no
   current). See :func:`_schur_self_energy`.
 - The leads carry no exchange, so a spin lead is two copies of the spinless one: Sigma = Sigma_1 (x) 1_2, found
@@ -183,15 +183,17 @@ def _address(array: np.ndarray) -> int:
 @lru_cache(maxsize=None)
 def _schur_workspace(size: int) -> int:
     """LAPACK's optimal workspace of ``dgees`` for a size x size matrix (a workspace query)."""
-    a, vectors = np.zeros((size, size), order="F"), np.zeros((size, size), order="F")
-    return int(_real_schur(a, vectors, query=True)) or 3 * size
+    return int(_real_schur(np.zeros((size, size)), query=True)) or 3 * size
 
 
-def _real_schur(matrix: np.ndarray, vectors: Optional[np.ndarray] = None, query: bool = False):
-    """Real Schur form ``A = Q S Q^T`` (LAPACK ``dgees``, unsorted): (S, Q, eigenvalues), S quasi-triangular."""
+def _real_schur(matrix: np.ndarray, query: bool = False):
+    """Real Schur form ``A = Q S Q^T`` (LAPACK ``dgees``, unsorted): (S, Q, eigenvalues, info), S quasi-triangular.
+
+    ``query=True`` returns LAPACK's optimal workspace size instead.
+    """
     size = matrix.shape[0]
     a = np.array(matrix, dtype=float, order="F")
-    q = np.zeros((size, size), order="F") if vectors is None else vectors
+    q = np.zeros((size, size), order="F")
     real, imaginary = np.zeros(size), np.zeros(size)
     n, sdim, info = np.array([size], np.int32), np.zeros(1, np.int32), np.zeros(1, np.int32)
     lwork = np.array([-1 if query else _schur_workspace(size)], np.int32)
@@ -232,9 +234,10 @@ def _schur_self_energy(h0: np.ndarray, hopping: np.ndarray, t: float, flux: floa
     Notes
     -----
     The transfer matrix ``T = [[V^dag^{-1} (E - H_0), -V^dag^{-1} V], [1, 0]]`` is real, so LAPACK's real Schur
-    decomposition ``dgees`` (:func:`_real_schur`; T = Q S Q^T, S quasi-triangular: ~3.5x cheaper than the complex one at n = 30) and one
-    reordering ``dtrsen`` put the k decaying eigenvalues (|lambda| < 1) first and the p propagating ones
-    (|lambda| = 1) next (complex-conjugate pairs share |lambda| and move together). The first k Schur vectors span
+    decomposition ``dgees`` (:func:`_real_schur`; T = Q S Q^T with S quasi-triangular, ~3.5x cheaper than the
+    complex one at n = 30) and two reorderings ``dtrsen`` (each a fraction of a decomposition) put the k decaying
+    eigenvalues (|lambda| < 1) first and the p propagating ones (|lambda| = 1) right after them (complex-conjugate
+    pairs share |lambda| and move together). The first k Schur vectors span
     the decaying modes exactly (an orthonormal basis, well conditioned where the decaying eigenvectors are nearly
     parallel: W = 100 in a weak field). A propagating mode is u = Q_P y + e with y an eigenvector of the block
     S_PP (p x p) and e in the decaying subspace; e is not needed, because (i) the right-going space contains the

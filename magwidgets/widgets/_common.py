@@ -148,10 +148,10 @@ class ProgressLine:
     """A line of text that says what a long computation is doing, refreshed at least every ``interval`` seconds.
 
     :meth:`start` shows a task; :meth:`report` (the ``progress(done, total)`` callback of the core's lead
-    computation, called from the computing thread) updates its count of points, redrawn at most every ``interval`` s apart from the first and last
-    report; a daemon thread redraws the latest count and the elapsed time in between, so the line moves even
-    while one step (a compilation, the sweep itself) runs without reports; :meth:`stop` clears it. Only text changes: the computation stays in
-    the core.
+    computation, called from the computing thread) updates its count of points, redrawn at most every
+    ``interval`` s apart from the first and last report; a daemon thread redraws the latest count and the elapsed
+    time in between, so the line moves even while one step (a compilation, the sweep itself) runs without
+    reports; :meth:`stop` clears it. Only text changes: the computation stays in the core.
     """
 
     def __init__(self, css_class: str, interval: float = 0.25) -> None:
