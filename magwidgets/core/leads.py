@@ -164,9 +164,11 @@ def _lapack_routine(name: str, n_arguments: int):
     LAPACK routines of the same library (bit-identical results). All arguments are pointers (Fortran convention).
     """
     capsule = scipy.linalg.cython_lapack.__pyx_capi__[name]
-    get_name, get_pointer = ctypes.pythonapi.PyCapsule_GetName, ctypes.pythonapi.PyCapsule_GetPointer
-    get_name.restype, get_name.argtypes = ctypes.c_char_p, [ctypes.py_object]
-    get_pointer.restype, get_pointer.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
+    # Private prototypes: setting restype on ctypes.pythonapi's shared function objects would change them for
+    # every other user in the process.
+    get_name = ctypes.PYFUNCTYPE(ctypes.c_char_p, ctypes.py_object)(("PyCapsule_GetName", ctypes.pythonapi))
+    get_pointer = ctypes.PYFUNCTYPE(ctypes.c_void_p, ctypes.py_object, ctypes.c_char_p)(
+        ("PyCapsule_GetPointer", ctypes.pythonapi))
     address = get_pointer(capsule, get_name(capsule))
     return ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * n_arguments))(address)
 
