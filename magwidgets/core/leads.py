@@ -42,8 +42,8 @@ What makes it cheap (measured in ``benchmarks/bench_transport.py``):
 - Points are independent: they are spread over a thread pool (:func:`lead_threads` threads, ``POINTS_PER_TASK``
   points per task). LAPACK runs without the GIL only when called so: NumPy's ``linalg`` releases it, SciPy's f2py
   wrappers do not, hence the ctypes calls of :func:`_lapack_routine`. (Stacking points into one NumPy call buys
-  nothing: LAPACK loops over the stack on one core.) One BLAS thread per call is assumed, as the CLI, the
-  dashboard's kernels and the benchmarks set it: the points already use every core.
+  nothing: LAPACK loops over the stack on one core.) While they run, OpenBLAS is held at one thread per call
+  (:func:`_one_blas_thread`): the points already use every core.
 
 Ideal leads (seed 004 eqs. 10-11): decoupled 1D chains with hopping -t held at wave number k at every energy;
 an outgoing wave exp(ik|x|) gives Sigma = -t exp(ik) on every row (per spin: k_up, k_down) and Gamma = 2 t sin k.
@@ -58,6 +58,7 @@ import os
 import threading
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Callable, NamedTuple, Optional
 
@@ -438,6 +439,69 @@ def _square_points(wire: Wire, flux: np.ndarray, energy: np.ndarray) -> tuple[np
     return sigma, coupling, n_open
 
 
+@lru_cache(maxsize=None)
+def _openblas_thread_controls() -> tuple:
+    """(get, set) of the thread count of every OpenBLAS this process has loaded (NumPy's and SciPy's builds), Linux
+    only (else none)."""
+    if not os.path.exists("/proc/self/maps"):
+        return ()
+    with open("/proc/self/maps") as maps:
+        paths = sorted({line.split()[-1] for line in maps if "openblas" in line.split()[-1].lower()})
+    controls = []
+    for path in paths:
+        if ".so" not in os.path.basename(path):
+            continue
+        library = ctypes.CDLL(path)
+        for suffix in ("64_", ""):
+            getter = getattr(library, f"scipy_openblas_get_num_threads{suffix}", None)
+            setter = getattr(library, f"scipy_openblas_set_num_threads{suffix}", None)
+            if getter is not None and setter is not None:
+                getter.restype, setter.argtypes = ctypes.c_int, [ctypes.c_int]
+                controls.append((getter, setter))
+                break
+        else:
+            getter, setter = getattr(library, "openblas_get_num_threads", None), \
+                getattr(library, "openblas_set_num_threads", None)
+            if getter is not None and setter is not None:
+                getter.restype, setter.argtypes = ctypes.c_int, [ctypes.c_int]
+                controls.append((getter, setter))
+    return tuple(controls)
+
+
+_BLAS_LOCK = threading.Lock()
+_blas_users = 0
+_blas_saved: list = []
+
+
+@contextmanager
+def _one_blas_thread():
+    """One OpenBLAS thread per call while lead points are computed, the previous counts restored afterwards.
+
+    The points already keep every core busy, and OpenBLAS's own threads on these 2W x 2W matrices made the leads
+    ~10x slower here (OPENBLAS_NUM_THREADS=2: 16-27 ms per point of the G(flux, E) map against 1.7-2.6 ms). OpenBLAS
+    has no per-thread setting (its ``_local`` setter is process-wide too), so the count is set for the process
+    while any lead computation runs: the first one in sets it, the last one out restores it. An explicit
+    ``OPENBLAS_NUM_THREADS`` is the user's choice and is left alone.
+    """
+    global _blas_users, _blas_saved
+    controls = () if "OPENBLAS_NUM_THREADS" in os.environ else _openblas_thread_controls()
+    with _BLAS_LOCK:
+        if _blas_users == 0:
+            _blas_saved = [(setter, getter()) for getter, setter in controls]
+            for setter, _ in _blas_saved:
+                setter(1)
+        _blas_users += 1
+    try:
+        yield
+    finally:
+        with _BLAS_LOCK:
+            _blas_users -= 1
+            if _blas_users == 0:
+                for setter, count in _blas_saved:
+                    setter(count)
+                _blas_saved = []
+
+
 def lead_threads() -> int:
     """Threads the lead computation spreads its points over: the CPU cores this process may run on."""
     try:
@@ -477,22 +541,23 @@ def _compute(wire: Wire, flux: np.ndarray, energy: np.ndarray, progress: Optiona
     in_field = np.flatnonzero(flux != 0)
     tasks = [in_field[start:start + POINTS_PER_TASK] for start in range(0, in_field.size, POINTS_PER_TASK)]
     workers = min(lead_threads(), len(tasks))
-    if workers <= 1:
-        results = ((points, _square_points(wire, flux[points], energy[points])) for points in tasks)
-        pool = None
-    else:
-        pool = ThreadPoolExecutor(workers, thread_name_prefix="magwidgets-leads")
-        futures = {pool.submit(_square_points, wire, flux[points], energy[points]): points for points in tasks}
-        results = ((futures[future], future.result()) for future in as_completed(futures))
-    try:
-        for points, (sigma_part, coupling_part, open_part) in results:
-            sigma[points], coupling[points], n_open[points] = sigma_part, coupling_part, open_part
-            done += points.size
-            if progress is not None:
-                progress(done, total)
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+    with _one_blas_thread():
+        if workers <= 1:
+            results = ((points, _square_points(wire, flux[points], energy[points])) for points in tasks)
+            pool = None
+        else:
+            pool = ThreadPoolExecutor(workers, thread_name_prefix="magwidgets-leads")
+            futures = {pool.submit(_square_points, wire, flux[points], energy[points]): points for points in tasks}
+            results = ((futures[future], future.result()) for future in as_completed(futures))
+        try:
+            for points, (sigma_part, coupling_part, open_part) in results:
+                sigma[points], coupling[points], n_open[points] = sigma_part, coupling_part, open_part
+                done += points.size
+                if progress is not None:
+                    progress(done, total)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
     sigma, coupling = (_spread_over_spin(array, wire.n_orbitals) for array in (sigma, coupling))
     n_open = n_open * wire.n_orbitals
     # Sigma_L = Sigma_R^T and Gamma_L = conj(Gamma_R) (see the module docstring), so C_L = conj(C_R).

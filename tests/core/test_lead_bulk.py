@@ -6,7 +6,8 @@ import pytest
 from scipy.optimize import minimize_scalar
 
 import magwidgets as mw
-from magwidgets.core.leads import _lead_hamiltonian, clear_lead_cache, coupling_matrix, lead_self_energies
+from magwidgets.core.leads import (_lead_hamiltonian, _openblas_thread_controls, clear_lead_cache, coupling_matrix,
+                                   lead_self_energies)
 
 from lead_reference import reference_lead_point
 
@@ -135,3 +136,22 @@ def test_progress_is_reported_in_points_up_to_the_total():
     reports.clear()
     lead_self_energies(wire, flux, np.tile([0.7, 1.9], 25), progress=lambda *report: reports.append(report))
     assert reports == []  # a cache hit computes nothing
+
+
+def test_openblas_runs_one_thread_per_call_while_leads_compute_and_is_restored(monkeypatch):
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)  # an explicit setting would be left alone
+    controls = _openblas_thread_controls()
+    assert controls, "NumPy's and SciPy's OpenBLAS should be found on Linux"
+    before = [get() for get, _ in controls]
+    for _, set_threads in controls:
+        set_threads(2)
+    try:
+        during = []
+        clear_lead_cache()
+        lead_self_energies(mw.Wire(3, 8), np.linspace(0.01, 0.1, 24), np.full(24, 1.3),
+                           progress=lambda done, total: during.append([get() for get, _ in controls]))
+        assert [1] * len(controls) in during
+        assert [get() for get, _ in controls] == [2] * len(controls)
+    finally:
+        for (_, set_threads), count in zip(controls, before):
+            set_threads(count)
