@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .leads import LeadSelfEnergies, lead_self_energies
+from .leads import LeadSelfEnergies, Progress, lead_self_energies
 from .rgf import rgf_green_columns, rgf_transmission_block
 from .sharding import (BATCH, DEVICE_CHOICES, batch_mesh, gathered, map_batch, pad_batch, padded_length, place,
                        replicate)
@@ -249,8 +249,11 @@ class SweepGrid(NamedTuple):
     leads: LeadSelfEnergies
 
 
-def sweep_grid(wire: Wire, flux, energy) -> tuple[SweepGrid, tuple[int, ...]]:
+def sweep_grid(wire: Wire, flux, energy, progress: Optional[Progress] = None) -> tuple[SweepGrid, tuple[int, ...]]:
     """Validate a flux/energy grid, compute (or fetch from the cache) its leads.
+
+    ``progress(done, total)`` reports the lead computation of a new grid in points (see
+    :func:`~magwidgets.core.leads.lead_self_energies`).
 
     Returns
     -------
@@ -265,7 +268,7 @@ def sweep_grid(wire: Wire, flux, energy) -> tuple[SweepGrid, tuple[int, ...]]:
     xp = jnp if _is_traced(flux) or _is_traced(energy) else np
     flux_points = xp.repeat(flux, n_energy)
     energy_points = xp.tile(energy, n_flux)
-    leads = _trim_closed_channels(lead_self_energies(wire, flux_points, energy_points))
+    leads = _trim_closed_channels(lead_self_energies(wire, flux_points, energy_points, progress))
     shape = (() if flux_scalar else (n_flux,)) + (() if energy_scalar else (n_energy,))
     return SweepGrid(flux_points, energy_points, leads), shape
 
@@ -335,6 +338,7 @@ def conductance(
     precision: str = "double",
     devices: str = "auto",
     checkpoint: Optional[bool] = None,
+    progress: Optional[Progress] = None,
 ) -> jnp.ndarray:
     """Two-terminal Landauer conductance G = Tr t^dag t in units of e^2/h (seed 004 eq. 4).
 
@@ -372,6 +376,10 @@ def conductance(
         device; ``"all"``: always split (flux and energy must be concrete); ``"one"``: the default device. A
         split sweep equals the one-device result (padding repeats the last point and is dropped; see
         :mod:`magwidgets.core.sharding`); with one device nothing changes.
+    progress : callable, optional
+        ``progress(done, total)``: how many of the grid's (flux, energy) points have their lead self-energies,
+        called from this thread several times a second while a grid not seen before is prepared (the leads are
+        most of a first call's time; the sweep itself follows in one step). Not called when the leads are cached.
 
     Returns
     -------
@@ -382,7 +390,7 @@ def conductance(
     check_solver(solver, precision)
     onsite = _check_site_array(wire, onsite, "onsite")
     theta = _check_theta(wire, theta)
-    grid, shape = sweep_grid(wire, flux, energy)
+    grid, shape = sweep_grid(wire, flux, energy, progress)
     if solver == "transfer" and not (_is_traced(onsite) or _is_traced(grid.energy)):
         heights, energies = np.asarray(onsite), np.asarray(grid.energy)
         reach = max(float(heights.max()) - float(energies.min()), float(energies.max()) - float(heights.min()))
