@@ -48,12 +48,12 @@ def studio_rates(task_name: str, steps: int) -> tuple[float, float, float]:
     frames.clear()
     studio.steps_box.value = steps
     started = time.perf_counter()
-    first_step = studio.runner.design.step
+    first_step = studio.runner.driver.step
     studio.run_button.click()
     studio.runner.join()
     elapsed = time.perf_counter() - started
     studio.runner.cancel()
-    return (studio.runner.design.step - first_step) / elapsed, len(frames) / elapsed, sum(frames) / len(frames)
+    return (studio.runner.driver.step - first_step) / elapsed, len(frames) / elapsed, sum(frames) / len(frames)
 
 
 def main() -> None:

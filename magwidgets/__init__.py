@@ -17,7 +17,7 @@ from .core import (
 
 from . import design  # noqa: E402
 
-from ._version import __version__  # noqa: E402
+from ._version import __version__  # noqa: E402,F401
 
 __all__ = [
     "Wire",

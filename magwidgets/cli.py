@@ -32,15 +32,15 @@ def seed000_example(output: str) -> np.ndarray:
 
     The flux axis is Φ/Φ0, the flux per plaquette in units of h/e, as on the dashboard; the plot goes to ``output``.
     """
-    import magwidgets as mw
+    from .core import Wire, conductance as sweep
 
     print(f"computing the seed 000 fingerprint; the plot will be written to {os.path.abspath(output)}")
-    wire = mw.Wire(length=30, width=30)
+    wire = Wire(length=30, width=30)
     x, y = np.meshgrid(np.arange(30), np.arange(30), indexing="ij")
     onsite = 4 + 10 * np.exp(-((x - 15) ** 2 + (y - 10) ** 2) / 2**2)
     flux = np.linspace(0, 0.12 / np.pi, 101)
     start = time.perf_counter()
-    conductance = np.asarray(mw.conductance(wire, onsite, flux, 1.2))
+    conductance = np.asarray(sweep(wire, onsite, flux, 1.2))
     elapsed = time.perf_counter() - start
     print(f"Seed 000 fingerprint: 30 x 30 wire, E = 1.2 t, antidot A = 10 t at (15, 10); {elapsed:.2f} s "
           "including compilation")
@@ -222,12 +222,12 @@ def dashboard_environment(run_folder: str, slots: Optional[int] = None) -> dict:
     """The kernels' environment.
 
     One JAX process per visitor must not grab 75 % of a GPU's memory each; the kernels share ``slots`` compute
-    slots (default: one per CPU core) through ``run_folder``/slots (:mod:`magwidgets.design.slots`); visitors see
-    autosaves by code only (:mod:`magwidgets.design.autosave`); compiled programs are shared through
+    slots (default: one per CPU core) through ``run_folder``/slots (:mod:`magwidgets.session.slots`); visitors see
+    autosaves by code only (:mod:`magwidgets.session.autosave`); compiled programs are shared through
     :func:`compile_cache_environment` (variables the server was started with take precedence).
     """
-    from .design.autosave import SERVED_ENVIRONMENT
-    from .design.slots import SLOTS_ENVIRONMENT
+    from .session.autosave import SERVED_ENVIRONMENT
+    from .session.slots import SLOTS_ENVIRONMENT
 
     slots = (os.cpu_count() or 1) if slots is None else slots
     if slots < 1:
@@ -306,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{args.destination}", file=sys.stderr)
         return 0
     if args.command == "dashboard":
-        from . import server
+        from .session import server
 
         for folder in server.remove_stale_run_folders():
             print(f"removed {folder}, left by a dashboard that is no longer running", file=sys.stderr)

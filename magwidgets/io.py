@@ -307,7 +307,7 @@ def _csv_rows(data: bytes) -> tuple[Optional[list[str]], np.ndarray]:
     return header, np.asarray(rows, dtype=float)
 
 
-def _check_grid(flux) -> np.ndarray:
+def _checked_flux_grid(flux) -> np.ndarray:
     flux = np.asarray(flux, dtype=float)
     if flux.ndim != 1 or flux.size == 0 or not np.all(np.isfinite(flux)):
         raise ValueError(f"flux: expected a non-empty 1-D array of finite numbers, got shape {flux.shape}")
@@ -355,7 +355,7 @@ def read_conductance_csv(data: bytes, flux: np.ndarray, *, field_unit: str = "fl
         Not text; fewer than two numeric columns or two rows; a non-finite number; a field repeated; no
         overlap with the grid; "tesla" without a lattice constant; an unknown unit.
     """
-    flux = _check_grid(flux)
+    flux = _checked_flux_grid(flux)
     if field_unit not in _FIELD_UNITS:
         raise ValueError(f"field_unit: expected one of {_FIELD_UNITS}, got {field_unit!r}")
     if conductance_unit not in _CONDUCTANCE_UNITS:
@@ -503,7 +503,7 @@ def curves_to_csv(flux: np.ndarray, **curves: np.ndarray) -> bytes:
     **curves : ndarray, shape (n_flux,)
         Named columns, e.g. ``target=G`` in e^2/h.
     """
-    flux = _check_grid(flux)
+    flux = _checked_flux_grid(flux)
     columns = [flux]
     for name, values in curves.items():
         values = np.asarray(values, dtype=float)

@@ -14,11 +14,14 @@ full_limit=${FULL_LIMIT:-3600}
 temporary=${TMPDIR:-/tmp}
 work=$(mktemp -d "$temporary/magwidgets-stress-XXXXXX")
 busy_pid=
+suite_pid=
 cleanup() {
+  [ -n "$suite_pid" ] && kill "$suite_pid" 2>/dev/null && wait "$suite_pid" 2>/dev/null
   [ -n "$busy_pid" ] && kill "$busy_pid" 2>/dev/null
   rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
 
 git clone -q "$repository" "$work/clone"
 cd "$work/clone"
@@ -32,8 +35,11 @@ run_suite() {  # NAME LIMIT PYTEST-ARGS...
   local before after log="$work/$name.log" started elapsed status
   before=$(ls -A "$temporary" | grep -v "^$(basename "$work")$" | sort)
   started=$(date +%s)
-  timeout "$limit" python3 -m pytest -rs -p no:cacheprovider "$@" > "$log" 2>&1
+  timeout "$limit" python3 -m pytest -rs -p no:cacheprovider "$@" > "$log" 2>&1 &
+  suite_pid=$!
+  wait "$suite_pid"
   status=$?
+  suite_pid=
   elapsed=$(( $(date +%s) - started ))
   after=$(ls -A "$temporary" | grep -v "^$(basename "$work")$" | sort)
   local left

@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .leads import LeadSelfEnergies, lead_self_energies
+from .leads import LeadSelfEnergies, Progress, lead_self_energies
 from .rgf import rgf_green_columns, rgf_transmission_block
 from .sharding import (BATCH, DEVICE_CHOICES, batch_mesh, gathered, map_batch, pad_batch, padded_length, place,
                        replicate)
@@ -97,7 +97,7 @@ def _check_theta(wire: Wire, theta) -> Optional[jnp.ndarray]:
     return _check_site_array(wire, theta, "theta")
 
 
-def _check_grid(values, name: str) -> tuple[jnp.ndarray, bool]:
+def _checked_sweep_axis(values, name: str) -> tuple[jnp.ndarray, bool]:
     if _is_traced(values):
         if jnp.ndim(values) > 1:
             raise ValueError(f"{name} must be a scalar or a 1-D array, got shape {jnp.shape(values)}.")
@@ -142,7 +142,8 @@ def _check_point(flux, energy) -> tuple:
     return _reduced_flux(checked[0]), checked[1]
 
 
-def _check_solver(solver: str, precision: str) -> None:
+def check_solver(solver: str, precision: str) -> None:
+    """Raise ValueError unless ``solver`` is one of :data:`SOLVERS` and ``precision`` one of :data:`PRECISIONS`."""
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}.")
     if precision not in PRECISIONS:
@@ -248,8 +249,11 @@ class SweepGrid(NamedTuple):
     leads: LeadSelfEnergies
 
 
-def sweep_grid(wire: Wire, flux, energy) -> tuple[SweepGrid, tuple[int, ...]]:
+def sweep_grid(wire: Wire, flux, energy, progress: Optional[Progress] = None) -> tuple[SweepGrid, tuple[int, ...]]:
     """Validate a flux/energy grid, compute (or fetch from the cache) its leads.
+
+    ``progress(done, total)`` reports the lead computation of a new grid in points (see
+    :func:`~magwidgets.core.leads.lead_self_energies`).
 
     Returns
     -------
@@ -257,14 +261,14 @@ def sweep_grid(wire: Wire, flux, energy) -> tuple[SweepGrid, tuple[int, ...]]:
     shape : tuple
         ``(n_flux, n_energy)`` with scalar axes dropped: the shape :func:`conductance` returns.
     """
-    flux, flux_scalar = _check_grid(flux, "flux")
+    flux, flux_scalar = _checked_sweep_axis(flux, "flux")
     flux = _reduced_flux(flux)
-    energy, energy_scalar = _check_grid(energy, "energy")
+    energy, energy_scalar = _checked_sweep_axis(energy, "energy")
     n_flux, n_energy = flux.shape[0], energy.shape[0]
     xp = jnp if _is_traced(flux) or _is_traced(energy) else np
     flux_points = xp.repeat(flux, n_energy)
     energy_points = xp.tile(energy, n_flux)
-    leads = _trim_closed_channels(lead_self_energies(wire, flux_points, energy_points))
+    leads = _trim_closed_channels(lead_self_energies(wire, flux_points, energy_points, progress))
     shape = (() if flux_scalar else (n_flux,)) + (() if energy_scalar else (n_energy,))
     return SweepGrid(flux_points, energy_points, leads), shape
 
@@ -334,6 +338,7 @@ def conductance(
     precision: str = "double",
     devices: str = "auto",
     checkpoint: Optional[bool] = None,
+    progress: Optional[Progress] = None,
 ) -> jnp.ndarray:
     """Two-terminal Landauer conductance G = Tr t^dag t in units of e^2/h (seed 004 eq. 4).
 
@@ -372,6 +377,10 @@ def conductance(
         device; ``"all"``: always split (flux and energy must be concrete); ``"one"``: the default device. A
         split sweep equals the one-device result (padding repeats the last point and is dropped; see
         :mod:`magwidgets.core.sharding`); with one device nothing changes.
+    progress : callable, optional
+        ``progress(done, total)``: how many of the grid's (flux, energy) points have their lead self-energies,
+        called from this thread several times a second while a grid not seen before is prepared (the leads are
+        most of a first call's time; the sweep itself follows in one step). Not called when the leads are cached.
 
     Returns
     -------
@@ -379,10 +388,10 @@ def conductance(
     ``G = G_{L-1,0}``; exactly 0 where no channel is open; one spin species unless ``wire.spin`` (no factor 2).
     The flux enters modulo 1 (one flux quantum per plaquette is a gauge transformation).
     """
-    _check_solver(solver, precision)
+    check_solver(solver, precision)
     onsite = _check_site_array(wire, onsite, "onsite")
     theta = _check_theta(wire, theta)
-    grid, shape = sweep_grid(wire, flux, energy)
+    grid, shape = sweep_grid(wire, flux, energy, progress)
     if solver == "transfer" and not (_is_traced(onsite) or _is_traced(grid.energy)):
         heights, energies = np.asarray(onsite), np.asarray(grid.energy)
         reach = max(float(heights.max()) - float(energies.min()), float(energies.max()) - float(heights.min()))

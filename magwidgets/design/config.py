@@ -94,7 +94,7 @@ def _table(config: dict, name: str, known: Optional[set] = None) -> dict:
     return table
 
 
-def _fixed_sites(table: dict, name: str) -> None:
+def _check_fixed_sites(table: dict, name: str) -> None:
     """``fixed``: a list of [x, y, value] sites with integer x, y and a finite value."""
     value = table.get(name.rpartition(".")[2], [])
     if not isinstance(value, list) or not all(
@@ -329,7 +329,7 @@ def load_config(path: str) -> RunConfig:
     for key in ("amplitude", "x", "y", "radius", "offset"):
         if key in target_table:
             _number(target_table, f"target.{key}", 0.0)
-    _fixed_sites(target_table, "target.fixed")
+    _check_fixed_sites(target_table, "target.fixed")
     if "angle_range" in target_table:
         _range(target_table, "target.angle_range")
     truth: dict = {}
@@ -355,7 +355,7 @@ def load_config(path: str) -> RunConfig:
     except TypeError as error:
         raise ValueError(f"loss: {error}") from None
     params_table = _table(config, "params")
-    _fixed_sites(params_table, "params.fixed")
+    _check_fixed_sites(params_table, "params.fixed")
     for key in ("init_range", "y_range"):
         if key in params_table:
             _range(params_table, f"params.{key}")

@@ -1,9 +1,9 @@
-"""The design run loop: one driver for notebooks, the dashboard and the command line.
+"""The design run: one driver for notebooks, the dashboard and the command line.
 
 :class:`Design` advances an objective in compiled chunks of steps (a ``lax.fori_loop`` of
-:func:`~magwidgets.design.optimize.update_step`, vmapped over starts) and, between chunks, records the history,
-yields a :class:`Snapshot`, calls callbacks, applies stop rules, honours pause/stop requests from other threads
-and writes checkpoints. A checkpoint holds the complete optimiser state, so ``resume`` continues the same
+:func:`~magwidgets.design.optimize.update_step`, vmapped over starts) on the shared :class:`~magwidgets.run.RunLoop`,
+which between chunks yields a :class:`Snapshot`, calls callbacks, applies the stop rules (tolerance, plateau),
+honours pause/stop requests from other threads and writes checkpoints. A checkpoint holds the complete optimiser state, so ``resume`` continues the same
 trajectory as an uninterrupted run with the same seed (equal loss history on CPU).
 
 :func:`fit` is the one-call form used by tests and scripts.
@@ -13,11 +13,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import threading
-import time
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Callable, Iterator, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -26,6 +24,7 @@ import numpy as np
 from ..core.sharding import (AXIS, BATCH, DEVICE_CHOICES, batch_mesh, gathered, map_batch, pad_batch, padded_length,
                              replicate)
 from ..io import save_npz_atomically
+from ..run import RunLoop
 from .losses import Loss
 from .objectives import TransportObjective
 from .optimize import BestPoint, Optimizer, StepState, initial_state, update_step
@@ -163,41 +162,7 @@ def checkpoint_step(path: str) -> Optional[int]:
         return None
 
 
-class RunControl:
-    """Pause, unpause and stop a driver loop from another thread (the contract :class:`LiveRun` relies on).
-
-    The loop waits on ``_running`` between chunks and ends when ``_stop_requested`` is set.
-    """
-
-    def __init__(self) -> None:
-        self._running = threading.Event()
-        self._running.set()
-        self._stop_requested = False
-
-    def pause(self) -> None:
-        self._running.clear()
-
-    def unpause(self) -> None:
-        self._running.set()
-
-    def stop(self) -> None:
-        self._stop_requested = True
-        self._running.set()
-
-    @property
-    def paused(self) -> bool:
-        return not self._running.is_set()
-
-    @property
-    def stopping(self) -> bool:
-        return self._stop_requested
-
-    def wait_while_paused(self) -> None:
-        """Block until the loop is unpaused or stopped."""
-        self._running.wait()
-
-
-class Design(RunControl):
+class Design(RunLoop):
     """A resumable design run.
 
     Parameters
@@ -238,26 +203,15 @@ class Design(RunControl):
                  min_delta: float = 0.0, callbacks: Sequence[Callable] = (), devices: str = "auto") -> None:
         if n_starts < 1:
             raise ValueError(f"n_starts must be >= 1, got {n_starts}")
-        if snapshot_every < 1:
-            raise ValueError(f"snapshot_every must be >= 1, got {snapshot_every}")
         if optimizer.second_order and not hasattr(objective, "gauss_newton"):
             raise ValueError(f"optimizer {optimizer.name!r} needs a least-squares objective with gauss_newton()")
         if optimizer.second_order and getattr(getattr(objective, "loss", None), "smoothness", 0):
             raise ValueError("optimizer 'levenberg_marquardt' needs a pure least-squares cost: set loss.smoothness "
                              "to 0 or use adam/adabelief")
-        if checkpoint_every is not None and checkpoint_every < 1:
-            raise ValueError(f"checkpoint_every must be >= 1 step, got {checkpoint_every}")
-        if checkpoint_seconds is not None and not checkpoint_seconds >= 0:
-            raise ValueError(f"checkpoint_seconds must be >= 0, got {checkpoint_seconds}")
-        if (checkpoint_every or checkpoint_seconds) and checkpoint is None:
-            raise ValueError("checkpoint_every/checkpoint_seconds need a checkpoint path")
+        super().__init__(snapshot_every, callbacks, checkpoint, checkpoint_every, checkpoint_seconds)
         self.objective, self.data, self.optimizer = objective, data, optimizer
-        self.seed, self.n_starts, self.snapshot_every = int(seed), int(n_starts), int(snapshot_every)
-        self.checkpoint, self.checkpoint_every, self.checkpoint_seconds = checkpoint, checkpoint_every, checkpoint_seconds
+        self.seed, self.n_starts = int(seed), int(n_starts)
         self.tolerance, self.patience, self.min_delta = tolerance, patience, min_delta
-        self.callbacks = list(callbacks)
-        super().__init__()
-        self._saved_step: Optional[int] = None
         # The starts' mesh (None on one device or with one start) and the data copied onto every device of it.
         if devices not in DEVICE_CHOICES:
             raise ValueError(f"devices must be one of {DEVICE_CHOICES}, got {devices!r}")
@@ -318,62 +272,25 @@ class Design(RunControl):
                         best_start=best, rate=float(np.asarray(self.state.rate)[best]), wall_time=self.wall_time,
                         steps_per_second=steps_per_second, status=status)
 
-    def iterate(self, steps: int) -> Iterator[Snapshot]:
-        """Advance until ``steps`` steps in total have been taken (or a stop rule fires), yielding snapshots.
+    def _advance(self, n_steps: int) -> None:
+        self.state, buffers = self._advance_chunk(n_steps)
+        jax.block_until_ready(self.state.loss)
+        self._history.append(jax.tree_util.tree_map(lambda buffer: np.asarray(buffer)[:n_steps], buffers))
+        self._chunk_losses = np.asarray(buffers["loss"])[:n_steps]
 
-        The first snapshot is the current state; then one after every chunk of ``snapshot_every`` steps.
-        """
-        self._stop_requested = False
-        self.reason = "running"
-        yield self._emit(self.snapshot())
-        if self.reason == "callback":
-            return
-        last_checkpoint = time.perf_counter()
-        while self.step < steps:
-            self._running.wait()
-            if self._stop_requested:
-                self.reason = "stopped"
-                break
-            n_steps = min(self.snapshot_every, steps - self.step)
-            if self.checkpoint_every:
-                n_steps = min(n_steps, self.checkpoint_every - self.step % self.checkpoint_every)
-            started = time.perf_counter()
-            self.state, buffers = self._advance_chunk(n_steps)
-            jax.block_until_ready(self.state.loss)
-            elapsed = time.perf_counter() - started
-            self.wall_time += elapsed
-            self.step += n_steps
-            self._history.append(jax.tree_util.tree_map(lambda buffer: np.asarray(buffer)[:n_steps], buffers))
-            self._update_stop_rule(np.asarray(buffers["loss"])[:n_steps])
-            if self.checkpoint and (
-                (self.checkpoint_every and self.step % self.checkpoint_every == 0)
-                or (self.checkpoint_seconds and time.perf_counter() - last_checkpoint >= self.checkpoint_seconds)
-            ):
-                self.save(self.checkpoint)
-                last_checkpoint = time.perf_counter()
-            yield self._emit(self.snapshot(n_steps / elapsed))
-            if self.reason != "running":
-                break
-        else:
-            self.reason = "steps"
-        if self.checkpoint and self._saved_step != self.step:
-            self.save(self.checkpoint)
-
-    def _emit(self, snapshot: Snapshot) -> Snapshot:
-        if any(callback(snapshot) is False for callback in self.callbacks):
-            self.reason = "callback"
-        return snapshot
-
-    def _update_stop_rule(self, chunk_losses: np.ndarray) -> None:
-        for offset, losses in enumerate(chunk_losses):
+    def _stop_rule(self) -> Optional[str]:
+        """"tolerance" once the best cost is <= ``tolerance``; "plateau" after ``patience`` steps without a gain
+        of more than ``min_delta`` (judged step by step within the chunk)."""
+        for offset, losses in enumerate(self._chunk_losses):
             best = float(np.min(losses))
-            step = self.step - len(chunk_losses) + offset + 1
+            step = self.step - len(self._chunk_losses) + offset + 1
             if best < self._best - self.min_delta:
                 self._best, self._best_step = best, step
         if self.tolerance is not None and self._best <= self.tolerance:
-            self.reason = "tolerance"
-        elif self.patience is not None and self.step - self._best_step >= self.patience:
-            self.reason = "plateau"
+            return "tolerance"
+        if self.patience is not None and self.step - self._best_step >= self.patience:
+            return "plateau"
+        return None
 
     def run(self, steps: int) -> DesignResult:
         for _ in self.iterate(steps):

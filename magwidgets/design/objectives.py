@@ -19,7 +19,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from ..core import Wire, grid_conductance, sweep_grid
-from ..core.observables import _check_solver
+from ..core.observables import check_solver
 from .losses import Loss, Target
 
 
@@ -40,7 +40,7 @@ class TransportObjective:
     @classmethod
     def create(cls, wire: Wire, target, flux, energy, parametrisation, loss: Loss = Loss(), *,
                weights=None, solver: str = "transfer", precision: str = "double") -> tuple["TransportObjective", dict]:
-        _check_solver(solver, precision)
+        check_solver(solver, precision)
         grid, shape = sweep_grid(wire, flux, energy)
         target = target if isinstance(target, Target) else Target(target, weights)
         target = target.checked(shape)

@@ -24,7 +24,7 @@ def _site_grid(wire: Wire) -> tuple[np.ndarray, np.ndarray]:
     return np.meshgrid(np.arange(wire.length, dtype=float), np.arange(wire.width, dtype=float), indexing="ij")
 
 
-def _fixed_sites(wire: Wire, fixed: tuple[tuple[int, int, float], ...]) -> tuple[np.ndarray, np.ndarray]:
+def _fixed_site_mask(wire: Wire, fixed: tuple[tuple[int, int, float], ...]) -> tuple[np.ndarray, np.ndarray]:
     mask = np.zeros((wire.length, wire.width), bool)
     values = np.zeros((wire.length, wire.width))
     for x, y, value in fixed:
@@ -38,7 +38,7 @@ def _fixed_sites(wire: Wire, fixed: tuple[tuple[int, int, float], ...]) -> tuple
 
 def _pin(wire: Wire, fixed, free) -> jnp.ndarray:
     """``free`` with the fixed sites replaced by their values."""
-    mask, values = _fixed_sites(wire, fixed)
+    mask, values = _fixed_site_mask(wire, fixed)
     return jnp.where(mask, values, free)
 
 
@@ -78,7 +78,7 @@ class SitePotential:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fixed", _normalise_fixed(self.fixed))
-        _fixed_sites(self.wire, self.fixed)
+        _fixed_site_mask(self.wire, self.fixed)
         if self.theta is not None:
             object.__setattr__(self, "theta", _frozen_site_array(self.wire, self.theta, "theta"))
 
@@ -161,7 +161,7 @@ class MagnetisationAngles:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fixed", _normalise_fixed(self.fixed))
-        _fixed_sites(self.wire, self.fixed)
+        _fixed_site_mask(self.wire, self.fixed)
         if not self.wire.spin:
             raise ValueError("MagnetisationAngles needs a spin wire: Wire(..., spin=True, exchange=J)")
         if np.ndim(self.onsite) != 0:

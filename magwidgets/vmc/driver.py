@@ -13,16 +13,15 @@ iteration's averages and gradient; a gradient that is not finite is not applied.
 :meth:`VMC.pretrain` can fit the orbitals to Hartree-Fock's (:mod:`~magwidgets.vmc.pretrain`); with the natural
 gradient that is FermiNet's recipe, the one :data:`RECIPES` uses for Li, Be and LiH.
 
-:class:`VMC` has the interface :class:`~magwidgets.design.live.LiveRun` drives (``iterate``, ``compile``,
-``pause``/``unpause``/``stop``, ``step``, ``reason``), so the VMC panel runs it exactly as the design studio runs
-a design. :meth:`VMC.evaluate` freezes the wavefunction and returns the energy with a blocking-analysis error bar.
+:class:`VMC` runs on the shared :class:`~magwidgets.run.RunLoop` (``iterate``, ``run``, callbacks, pause and
+stop from other threads), so the VMC panel drives it with the same live runner as the design studio drives a
+design. :meth:`VMC.evaluate` freezes the wavefunction and returns the energy with a blocking-analysis error bar.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
-from typing import Callable, Iterator, NamedTuple, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -30,7 +29,7 @@ import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
 
-from ..design.driver import RunControl
+from ..run import RunLoop
 from .hamiltonian import local_energy
 from .network import Network, init_params, log_psi
 from .pretrain import hartree_fock, pretrain
@@ -109,7 +108,7 @@ def _batch_statistics(energies):
     return finite, mean, variance
 
 
-OPTIMIZERS = {"adam": 3e-3, "natural": 0.05}   # name: default learning rate
+DEFAULT_RATES = {"adam": 3e-3, "natural": 0.05}   # name: default learning rate
 # (optimizer, Hartree-Fock pretraining iterations) per system: FermiNet's recipe where the small network needs it
 # to reach 5 mHa within 15 CPU minutes (seed 003; the VMC table of the documentation's benchmarks), plain Adam
 # where it is enough.
@@ -213,7 +212,7 @@ def _sample(system: System, mcmc_steps: int, params, walkers, log_values, width,
     return walkers, log_values, key, mean, variance, acceptance
 
 
-class VMC(RunControl):
+class VMC(RunLoop):
     """Variational Monte Carlo of ``system`` with a FermiNet-style wavefunction.
 
     Parameters
@@ -251,16 +250,16 @@ class VMC(RunControl):
                  burn_in: int = 200, seed: int = 0, snapshot_every: int = 10, callbacks: Sequence[Callable] = ()):
         if walkers < 2:
             raise ValueError(f"walkers must be >= 2, got {walkers}")
-        if optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}")
-        learning_rate = OPTIMIZERS[optimizer] if learning_rate is None else learning_rate
+        if optimizer not in DEFAULT_RATES:
+            raise ValueError(f"optimizer must be one of {sorted(DEFAULT_RATES)}, got {optimizer!r}")
+        learning_rate = DEFAULT_RATES[optimizer] if learning_rate is None else learning_rate
         if not (natural.damping > 0 and natural.max_norm > 0):
             raise ValueError(f"expected damping > 0 and max_norm > 0, got {natural}")
         if not (learning_rate > 0 and decay > 0 and mcmc_steps >= 1 and clip > 0 and snapshot_every >= 1):
             raise ValueError("expected learning_rate > 0, decay > 0, mcmc_steps >= 1, clip > 0, snapshot_every >= 1")
+        super().__init__(snapshot_every, callbacks)
         self.system, self.network = system, network
-        self.mcmc_steps, self.clip, self.snapshot_every = int(mcmc_steps), float(clip), int(snapshot_every)
-        self.callbacks = list(callbacks)
+        self.mcmc_steps, self.clip = int(mcmc_steps), float(clip)
         self.schedule = Schedule(float(learning_rate), float(decay))
         self.natural = natural if optimizer == "natural" else None
         self.optimizer = _optimizer(optimizer, self.schedule)
@@ -272,10 +271,8 @@ class VMC(RunControl):
                                                   log_values, jnp.asarray(0.3), key)
         self.state = State(params, self.optimizer.init(params), positions, log_values, jnp.asarray(0.3), key,
                            jnp.asarray(0))
-        self.step, self.wall_time, self.reason = 0, 0.0, "not started"
         self._history: list[dict] = []
         self.pretraining_loss = np.zeros(0)   # the orbital loss of each pretraining iteration, if any
-        super().__init__()
 
     def pretrain(self, iterations: int, basis: str = "cc-pvdz", learning_rate: float = 3e-3) -> np.ndarray:
         """Fit the orbitals to Hartree-Fock's in ``basis`` (:mod:`~magwidgets.vmc.pretrain`, needs PySCF) for
@@ -292,13 +289,18 @@ class VMC(RunControl):
         self.pretraining_loss = losses
         return losses
 
-    # -- the loop ----------------------------------------------------------------------------------------------
-    def _advance(self, state: State):
+    # -- the steps the run loop takes -------------------------------------------------------------------------
+    def _one_iteration(self, state: State):
         return _iteration(self.system, self.optimizer, self.natural, self.schedule, self.mcmc_steps, self.clip, state)
 
     def compile(self) -> None:
         """Compile one iteration now (on a copy of the state), so that a live display's first Run steps at once."""
-        jax.block_until_ready(self._advance(self.state)[1]["energy"])
+        jax.block_until_ready(self._one_iteration(self.state)[1]["energy"])
+
+    def _advance(self, n_steps: int) -> None:
+        for _ in range(n_steps):
+            self.state, metrics = self._one_iteration(self.state)
+            self._history.append(jax.device_get(metrics))
 
     def snapshot(self, steps_per_second: float = 0.0, status: str = "running", shown: int = 64) -> VMCSnapshot:
         last = self._history[-1] if self._history else dict(energy=np.nan, variance=np.nan, acceptance=np.nan)
@@ -306,33 +308,6 @@ class VMC(RunControl):
                            acceptance=float(last["acceptance"]), width=float(self.state.width),
                            walkers=np.asarray(self.state.walkers[:shown]), wall_time=self.wall_time,
                            steps_per_second=steps_per_second, status=status)
-
-    def iterate(self, steps: int) -> Iterator[VMCSnapshot]:
-        """Advance until ``steps`` iterations in total, yielding a snapshot now and after every ``snapshot_every``."""
-        self._stop_requested = False
-        self.reason = "running"
-        yield self._emit(self.snapshot())
-        while self.step < steps and self.reason == "running":
-            self._running.wait()
-            if self._stop_requested:
-                self.reason = "stopped"
-                break
-            started = time.perf_counter()
-            chunk = min(self.snapshot_every, steps - self.step)
-            for _ in range(chunk):
-                self.state, metrics = self._advance(self.state)
-                self._history.append(jax.device_get(metrics))
-            elapsed = time.perf_counter() - started
-            self.wall_time += elapsed
-            self.step += chunk
-            yield self._emit(self.snapshot(chunk / elapsed))
-        if self.reason == "running":
-            self.reason = "steps"
-
-    def _emit(self, snapshot: VMCSnapshot) -> VMCSnapshot:
-        if any(callback(snapshot) is False for callback in self.callbacks):
-            self.reason = "callback"
-        return snapshot
 
     def run(self, steps: int) -> dict:
         """Train for ``steps`` iterations in total; returns :meth:`history`."""

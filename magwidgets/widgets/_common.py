@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import threading
+import time
 from typing import Callable, Optional, Sequence
 
 import ipywidgets as widgets
@@ -20,7 +21,7 @@ def tagged(widget: widgets.Widget, css_class: str) -> widgets.Widget:
 
 class RunButtons:
     """Run / Pause / Stop / Reset and the status line of a panel whose run is a
-    :class:`~magwidgets.design.live.LiveRun`.
+    :class:`~magwidgets.session.live.LiveRun`.
 
     Pause and Stop only set the runner's flags; Run and Reset call the panel's ``on_run`` and ``on_reset``.
     ``runner`` returns the panel's current LiveRun (or None). :meth:`show` reflects a run state in the buttons,
@@ -48,7 +49,7 @@ class RunButtons:
         run holds)."""
         runner = self._runner()
         under_way = state in ("running", "paused") or (state == "queued" and runner is not None
-                                                          and runner.design is not None)
+                                                          and runner.driver is not None)
         status = {"failed": "failed (last good state kept)",
                   "queued": f"queued for a compute slot ({message or 'waiting'})",
                   "paused": f"paused {message}" if message else "paused"}.get(state, state)
@@ -143,3 +144,73 @@ class LatestOnly:
                 job()
             except Exception as error:  # shown in the panel; the thread lives on for the next request
                 self._on_error(error)
+
+
+class ProgressLine:
+    """A line of text that says what a long computation is doing, refreshed at least every ``interval`` seconds.
+
+    :meth:`start` shows a task; :meth:`report` (the ``progress(done, total)`` callback of the core's lead
+    computation, called from the computing thread) updates its count of points, redrawn at most every
+    ``interval`` s apart from the first and last report; a daemon thread redraws the latest count and the elapsed
+    time in between, so the line moves even while one step (a compilation, the sweep itself) runs without
+    reports; :meth:`stop` clears it. Only text changes: the computation stays in the core.
+    """
+
+    def __init__(self, css_class: str, interval: float = 0.25) -> None:
+        self.line = tagged(widgets.HTML(""), css_class)
+        self.interval = interval
+        self._lock = threading.Lock()
+        self._task: Optional[str] = None
+        self._count = ""
+        self._started = self._shown = 0.0
+        self._generation = 0
+
+    def start(self, task: str) -> None:
+        with self._lock:
+            self._task, self._count, self._started, self._shown = task, "", time.monotonic(), 0.0
+            self._generation += 1
+            generation = self._generation
+        self._render()
+        threading.Thread(target=self._tick, args=(generation,), name="magwidgets-progress", daemon=True).start()
+
+    def step(self, task: str) -> None:
+        """Go on with another task of the same computation (the elapsed time keeps counting)."""
+        with self._lock:
+            self._task, self._count = task, ""
+        self._render()
+
+    def report(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if self._task is None:
+                return
+            self._count = (f"leads of {total} points ready" if done >= total else
+                           f"leads {done} of {total} points ({100 * done // max(total, 1)}%)")
+            due = not 0 < done < total or now - self._shown >= self.interval
+        if due:  # otherwise the ticker shows the latest count within ``interval``
+            self._render()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._task = None
+            self._generation += 1
+        self.line.value = ""
+
+    def _render(self) -> None:
+        with self._lock:
+            if self._task is None:
+                return
+            self._shown = time.monotonic()
+            elapsed = self._shown - self._started
+            text = f"{self._task}{': ' + self._count if self._count else ''} · {elapsed:.0f} s"
+        self.line.value = f'<span class="mw-progress" style="color: #555555">⏳ {html.escape(text)}</span>'
+
+    def _tick(self, generation: int) -> None:
+        while True:
+            time.sleep(max(self.interval, 0.05))
+            with self._lock:
+                if generation != self._generation:
+                    return
+                due = time.monotonic() - self._shown >= self.interval
+            if due:
+                self._render()

@@ -6,6 +6,7 @@ background thread (:class:`~magwidgets.widgets._common.LatestOnly`), so dragging
 """
 from __future__ import annotations
 
+import threading
 from typing import Optional
 
 import bqplot
@@ -14,7 +15,7 @@ import numpy as np
 
 from ..core import Wire, conductance, wavefunction_intensity
 from ..core.potentials import aharonov_bohm_ring, anderson_disorder, background, gaussian_antidot
-from ._common import LatestOnly, message_line, show_message
+from ._common import LatestOnly, ProgressLine, message_line, show_message
 from .maps import SiteMap, curve_figure
 from .sketch import PotentialSketcher
 
@@ -54,7 +55,9 @@ class FingerprintExplorer(widgets.VBox):
         self.sketcher.observe(lambda change: self.preset.value == "sketch" and self.refresh(), names="potential")
         self.sketch_area = widgets.VBox([self.sketcher] if sketcher is None else [], layout=dict(display="none"))
         self.message = message_line()
-        self._compute = LatestOnly(lambda error: show_message(self.message, f"{type(error).__name__}: {error}"))
+        # What is being computed: a new grid's leads take seconds (2121 points for the 30 x 30 map).
+        self.progress = ProgressLine("mw-explorer-progress")
+        self._compute = LatestOnly(self._failed)
 
         def control(widget, css_class):
             widget.add_class(css_class)
@@ -114,7 +117,7 @@ class FingerprintExplorer(widgets.VBox):
 
         controls = widgets.HBox([widgets.VBox([self.preset, self.disorder, widgets.HBox([self.seed_a, self.seed_b])]),
                                  widgets.VBox([self.energy, self.flux_range, self.point])])
-        self.children = [controls, self.sketch_area, self.message, self.comparison,
+        self.children = [controls, self.sketch_area, self.message, self.progress.line, self.comparison,
                          widgets.HBox([self.curve_figure, self.map_figure]),
                          widgets.HBox([self.potential_maps[0].figure, self.potential_maps[1].figure,
                                        self.wavefunction_map.figure])]
@@ -163,12 +166,32 @@ class FingerprintExplorer(widgets.VBox):
     def wait(self, timeout: Optional[float] = 300.0) -> bool:
         return self._compute.wait(timeout)
 
+    def _failed(self, error: Exception) -> None:
+        self.progress.stop()
+        show_message(self.message, f"{type(error).__name__}: {error}")
+
     def _onsite(self, potential: np.ndarray) -> np.ndarray:
         return background(self.wire) + potential
 
     def _update(self) -> None:
-        flux, energy = self.flux, float(self.energy.value)
+        flux, energy, energies = self.flux, float(self.energy.value), self.energies
         samples = [self.sample(self.seed_a.value), self.sample(self.seed_b.value)]
+        self.progress.start(f"G(Φ) of samples A and B, and the G(Φ, E) map ({flux.size} x {energies.size} points)")
+        self.map_figure.title = "sample A: G(Φ, E) [e²/h], computing…"
+
+        computed: dict = {}
+
+        def conductance_map() -> None:
+            try:
+                computed["map"] = np.asarray(conductance(self.wire, self._onsite(samples[0]), flux, energies,
+                                                         progress=self.progress.report))
+            except Exception as error:  # re-raised below, in the panel's compute thread, which shows it
+                computed["error"] = error
+
+        # The map is most of a new grid's cost (its 2121 lead points, then compiling and running its sweep): it is
+        # computed alongside the curves, whose first call is mostly a compilation on one core.
+        map_thread = threading.Thread(target=conductance_map, name="magwidgets-explorer-map", daemon=True)
+        map_thread.start()
         curves = np.stack([np.asarray(conductance(self.wire, self._onsite(v), flux, energy)) for v in samples])
         again = np.asarray(conductance(self.wire, self._onsite(self.sample(self.seed_a.value)), flux, energy))
         self._samples, self._curves = samples, curves
@@ -181,13 +204,19 @@ class FingerprintExplorer(widgets.VBox):
             f"(the same sample, the same fingerprint); samples A and B differ by rms ΔG = "
             f"{np.sqrt(np.mean((curves[0] - curves[1]) ** 2)):.2f} e²/h.")
         self._update_wavefunction()
-        energies = self.energies
-        grid = np.asarray(conductance(self.wire, self._onsite(samples[0]), flux, energies))
+        if map_thread.is_alive():
+            self.progress.step(f"G(Φ, E) map ({flux.size} x {energies.size} points)")
+        map_thread.join()
+        if "error" in computed:
+            raise computed["error"]
+        grid = computed["map"]
         with self.conductance_map.hold_sync(), self.map_colours.hold_sync():
             self.conductance_map.x, self.conductance_map.y = flux, energies
             self.map_colours.min, self.map_colours.max = float(grid.min()), float(max(grid.max(), grid.min() + 1e-9))
             self.conductance_map.color = grid.T
+        self.map_figure.title = "sample A: G(Φ, E) [e²/h]"
         self.conductance_grid = grid
+        self.progress.stop()
 
     def _update_wavefunction(self) -> None:
         if not self._samples:

@@ -1,6 +1,6 @@
 """The design studio: pick a task, sketch the sample or draw the target, and watch the optimisation live.
 
-The run itself is :class:`~magwidgets.design.live.LiveRun` (the driver in a worker thread); this panel only
+The run itself is :class:`~magwidgets.session.live.LiveRun` (the driver in a worker thread); this panel only
 turns button clicks into its flags and renders the snapshots it hands over, so the kernel stays responsive.
 One frame is: the loss history, G now against the target, the design's potential (or m_z = cos theta)
 and its wavefunction-intensity map at a chosen flux, plus the step, loss and speed readouts.
@@ -22,10 +22,11 @@ import numpy as np
 from ..core import conductance, wavefunction_intensity
 from ..core.potentials import background
 from ..design import Optimizer
-from ..design.autosave import AUTOSAVE_SECONDS, Autosave, find_autosave, list_autosaves, new_autosave, served
+from ..design.optimize import OPTIMIZERS
+from ..session.autosave import AUTOSAVE_SECONDS, Autosave, find_autosave, list_autosaves, new_autosave, served
 from ..design.config import CURVES
 from ..design.driver import Design, Snapshot
-from ..design.live import LiveRun
+from ..session.live import LiveRun
 from ..design.tasks import TASKS, Task
 from ..io import curves_to_csv, save_design_result
 from ._common import RunButtons, download_link, message_line, show_message, tagged
@@ -33,7 +34,6 @@ from .maps import SiteMap, curve_figure
 from .sketch import PotentialSketcher
 from .target import TargetSketcher
 
-OPTIMIZER_NAMES = ("rmsprop", "adabelief", "adam", "descent", "levenberg_marquardt")
 MAX_PLOTTED_STEPS = 1000
 
 
@@ -55,7 +55,7 @@ class DesignStudio(widgets.VBox):
     -----
     Attributes a notebook or a test may drive: ``potential_sketcher`` and ``target_sketcher`` (the inputs),
     ``runner`` (the :class:`LiveRun`), ``result()`` (the current :class:`DesignResult`), ``autosave`` (the
-    current run's :class:`~magwidgets.design.autosave.Autosave`), :meth:`resume`, and the buttons
+    current run's :class:`~magwidgets.session.autosave.Autosave`), :meth:`resume`, and the buttons
     ``run_button``, ``pause_button``, ``stop_button``, ``reset_button``, ``resume_button``.
 
     Every run is autosaved under a code shown below the buttons; after a dead kernel or a closed tab, the code and
@@ -79,7 +79,7 @@ class DesignStudio(widgets.VBox):
 
         self.task_picker = tagged(widgets.Dropdown(options=[(t.label, t.name) for t in TASKS.values()], value=task,
                                                      description="task", layout=dict(width="430px")), "mw-task")
-        self.optimizer_picker = tagged(widgets.Dropdown(options=OPTIMIZER_NAMES, description="optimiser",
+        self.optimizer_picker = tagged(widgets.Dropdown(options=OPTIMIZERS, description="optimiser",
                                                           layout=dict(width="260px")), "mw-optimizer")
         self.rate_box = tagged(widgets.BoundedFloatText(min=1e-6, max=10.0, step=1e-3, description="rate",
                                                           layout=dict(width="160px")), "mw-rate")
@@ -263,7 +263,7 @@ class DesignStudio(widgets.VBox):
     def _mark_outdated(self, _change=None) -> None:
         """Inputs changed: the next Run builds a new design (a run in progress keeps its own)."""
         if self.runner is not None and self.runner.state not in ("running", "paused", "compiling") and not (
-                self.runner.state == "queued" and self.runner.design is not None):
+                self.runner.state == "queued" and self.runner.driver is not None):
             self._discard_runner()
             self._clear_progress()
 
@@ -339,7 +339,7 @@ class DesignStudio(widgets.VBox):
         A wrong code or an unreadable autosave leaves everything as it was and says why.
         """
         if self.runner is not None and self.runner.state in ("running", "paused", "queued") and (
-                self.runner.design is not None):
+                self.runner.driver is not None):
             show_message(self.message, "Stop the current run before resuming another one.")
             return
         try:
@@ -385,7 +385,7 @@ class DesignStudio(widgets.VBox):
             show_message(self.message, str(error))
             return
         steps = int(self.steps_box.value)
-        total = (self.runner.design.step if self.runner.design is not None else 0) + steps
+        total = (self.runner.driver.step if self.runner.driver is not None else 0) + steps
         if self.runner.state != "paused":
             self.progress.max = total
         self.runner.run(steps)
@@ -417,11 +417,11 @@ class DesignStudio(widgets.VBox):
         if state == "failed":
             show_message(self.message, f"The run stopped with an error: {message}. The last good parameters are "
                                        "kept; Run continues from them, Reset starts over.")
-        elif state in ("stopped", "finished") and self.runner is not None and self.runner.design is not None:
-            design = self.runner.design
+        elif state in ("stopped", "finished") and self.runner is not None and self.runner.driver is not None:
+            design = self.runner.driver
             self._previous = (design.objective.parametrisation.describe(), design.best_point().params)
-            self._show_family(self.runner.design)
-            self._offer_downloads(self.runner.design)
+            self._show_family(self.runner.driver)
+            self._offer_downloads(self.runner.driver)
 
     def _set_buttons(self, state: str, message: Optional[str] = None) -> None:
         self.controls.show(state, (self.task_picker,) + self._settings + (self.steps_box,), message)
@@ -482,9 +482,9 @@ class DesignStudio(widgets.VBox):
     # -- results ------------------------------------------------------------------------------------------------
     def result(self):
         """The current run's :class:`~magwidgets.design.DesignResult` (None before the first Run)."""
-        if self.runner is None or self.runner.design is None:
+        if self.runner is None or self.runner.driver is None:
             return None
-        return self.runner.design.result()
+        return self.runner.driver.result()
 
     def _offer_downloads(self, design: Design) -> None:
         task, result = self.task, design.result()

@@ -1,6 +1,6 @@
 """The VMC panel: train a FermiNet-style wavefunction live and watch the energy fall toward the exact value.
 
-The run is a :class:`~magwidgets.vmc.VMC` driven by :class:`~magwidgets.design.live.LiveRun` in a worker thread,
+The run is a :class:`~magwidgets.vmc.VMC` driven by :class:`~magwidgets.session.live.LiveRun` in a worker thread,
 exactly like a design in the studio; this panel only sets flags and renders snapshots.
 """
 from __future__ import annotations
@@ -12,8 +12,8 @@ import bqplot
 import ipywidgets as widgets
 import numpy as np
 
-from ..design.live import LiveRun
-from ..vmc import DEFAULT_RECIPE, OPTIMIZERS, RECIPES, SYSTEMS, VMC, VMCSnapshot
+from ..session.live import LiveRun
+from ..vmc import DEFAULT_RECIPE, DEFAULT_RATES, RECIPES, SYSTEMS, VMC, VMCSnapshot
 from ..vmc.pretrain import PYSCF_MISSING, pyscf_available
 from ._common import LatestOnly, RunButtons, message_line, show_message, tagged
 from .maps import curve_figure
@@ -132,7 +132,7 @@ class VMCPanel(widgets.VBox):
     @property
     def vmc(self) -> Optional[VMC]:
         """The current run (None until it has been built in the worker)."""
-        return self.runner.design if self.runner is not None else None
+        return self.runner.driver if self.runner is not None else None
 
     def _use_recipe(self, name: str) -> None:
         """Set the optimiser, its rate and the pretraining to the system's recipe (:data:`~magwidgets.vmc.RECIPES`).
@@ -148,7 +148,7 @@ class VMCPanel(widgets.VBox):
             show_message(self.message, "")
         self._choosing_recipe = True
         try:
-            self.optimizer_picker.value, self.rate_box.value = optimizer, OPTIMIZERS[optimizer]
+            self.optimizer_picker.value, self.rate_box.value = optimizer, DEFAULT_RATES[optimizer]
             self.pretrain_box.value = pretraining
         finally:
             self._choosing_recipe = False
@@ -159,7 +159,7 @@ class VMCPanel(widgets.VBox):
 
     def _on_optimizer(self, change) -> None:
         if not self._choosing_recipe:
-            self.rate_box.value = OPTIMIZERS[change["new"]]
+            self.rate_box.value = DEFAULT_RATES[change["new"]]
             self.reset(self.prepare)
 
     def _new_runner(self) -> LiveRun:

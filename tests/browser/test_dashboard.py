@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 PAGE_TIMEOUT_MS = 240_000
 
@@ -101,6 +101,27 @@ def test_run_steps_and_lowers_loss_then_pause_holds(page, artifacts):
     page.locator(".mw-stop").first.click()
     _wait_until(lambda: "stopped" in page.locator(".mw-status").first.inner_text(), 30, "Stop did not stop the run")
     page.wait_for_selector(".mw-downloads a.mw-download", state="attached")
+
+
+def test_explorer_tab_shows_progress_then_draws_its_map(page, artifacts):
+    """Opening the explorer computes the 30 x 30 wire's G(flux) curves and its 101 x 21 G(flux, E) map on a grid no
+    call has seen: a progress line must say so at once, and go when the map is drawn. The times are written to
+    ``explorer-map.txt`` (speed is judged in benchmarks/, so the bound here is only the page timeout)."""
+    opened = time.monotonic()
+    page.locator(".lm-TabBar-tab", has_text="Fingerprint explorer").first.click()
+    progress = page.locator(".mw-explorer-progress").first
+    figure = page.locator(".mw-conductance-map").first
+    _wait_until(lambda: "leads" in (progress.text_content() or "") or "G(Φ)" in (progress.text_content() or ""),
+                60, "no progress line after opening the explorer tab", interval=0.05)
+    shown = time.monotonic() - opened
+    assert "computing" in (figure.text_content() or "")  # the map's title says it is not drawn yet
+    _wait_until(lambda: "computing" not in (figure.text_content() or "") and not (progress.text_content() or ""),
+                PAGE_TIMEOUT_MS / 1000, "the G(Φ, E) map was never drawn", interval=0.1)
+    drawn = time.monotonic() - opened
+    assert shown < drawn
+    (artifacts / "explorer-map.txt").write_text(f"progress shown after {shown:.1f} s, map drawn after {drawn:.1f} s "
+                                                "from the click on the explorer tab\n")
+    page.screenshot(path=str(artifacts / "dashboard-explorer.png"), full_page=True)
 
 
 def _get(url: str) -> tuple[int, str]:

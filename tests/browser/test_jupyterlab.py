@@ -2,7 +2,7 @@
 through the Voila server extension at the URL of Binder's dashboard link."""
 import pytest
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 NOTEBOOK = "magwidgets/notebooks/00_quickstart.ipynb"
 

@@ -37,8 +37,9 @@ def test_checkpointed_gradient_equals_the_adjoint_gradient(moderate):
     value, gradient = jax.value_and_grad(loss)(onsite, False)
     value_checkpointed, gradient_checkpointed = jax.value_and_grad(loss)(onsite, True)
     assert value_checkpointed == pytest.approx(float(value), abs=1e-14)
-    # Two different exact algorithms (adjoint sweep against reverse mode through the sweep): rounding apart.
-    np.testing.assert_allclose(gradient_checkpointed, gradient, rtol=0, atol=1e-12 * np.abs(gradient).max())
+    # Two different exact algorithms (adjoint sweep against reverse mode through the sweep): rounding apart, by
+    # 0.85e-12 and 1.04e-12 of the largest entry with two sets of leads that both solve their Dyson equations to 2e-15.
+    np.testing.assert_allclose(gradient_checkpointed, gradient, rtol=0, atol=2e-12 * np.abs(gradient).max())
 
 
 @pytest.mark.parametrize("segment_blocks", [1, 3, 5])

@@ -99,6 +99,7 @@ def test_target_shape_mismatch_names_the_field(tmp_path, capsys):
     assert "target.values" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_run_killed_with_sigkill_is_offered_and_resumed_on_the_same_trajectory(tmp_path):
     config, output = _write(tmp_path, steps=3000)
     checkpoint = output + ".checkpoint.npz"

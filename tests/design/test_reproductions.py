@@ -1,6 +1,5 @@
 """The seed reproductions at reduced scale (the full-scale runs are examples/*.toml; the documentation's benchmarks
 give their results)."""
-import jax
 import numpy as np
 import pytest
 
@@ -9,6 +8,8 @@ from magwidgets.design import (Design, GaussianDefects, Loss, MagnetisationAngle
                                smoothness)
 from magwidgets.design.config import CURVES
 from magwidgets.design.fourier import FourierObjective, fourier_image, triangular_lattice
+
+pytestmark = pytest.mark.slow
 
 MAP_FLUX, MAP_ENERGY = np.linspace(0, 0.15, 31), np.linspace(-1, 1, 21)  # seed 004's 31 x 21 grid
 

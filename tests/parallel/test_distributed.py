@@ -11,6 +11,8 @@ import pytest
 from magwidgets.cli import main
 from magwidgets.io import load_design_result
 
+pytestmark = pytest.mark.slow
+
 # 3 starts over the 2 processes' devices (padded to 4); 5 x 3 grid points for the target sweep (padded to 6).
 CONFIG = """
 [wire]

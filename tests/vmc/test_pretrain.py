@@ -1,5 +1,4 @@
 """Hartree-Fock pretraining and the natural gradient: the pieces FermiNet needs for Be and LiH."""
-from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -11,6 +10,8 @@ from magwidgets.vmc import SYSTEMS, VMC, log_psi, molecule
 from magwidgets.vmc.driver import NaturalGradient, _natural_direction
 from magwidgets.vmc.network import orbital_matrices
 from magwidgets.vmc.pretrain import hartree_fock
+
+pytestmark = pytest.mark.slow
 
 
 def test_hartree_fock_energies_are_near_the_hartree_fock_limit():

@@ -85,6 +85,7 @@ def test_blocking_error_of_a_correlated_series():
     assert error == pytest.approx(expected, rel=0.3)
 
 
+@pytest.mark.slow
 def test_short_helium_run_goes_below_hartree_fock():
     system = SYSTEMS["He"]
     run = VMC(system, walkers=256, snapshot_every=100, seed=0)

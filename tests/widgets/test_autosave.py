@@ -7,8 +7,9 @@ import textwrap
 import time
 
 import numpy as np
+import pytest
 
-from magwidgets.design.autosave import SERVED_ENVIRONMENT, find_autosave, list_autosaves
+from magwidgets.session.autosave import SERVED_ENVIRONMENT, find_autosave, list_autosaves
 from magwidgets.design.tasks import TASKS
 from magwidgets.widgets.studio import DesignStudio
 
@@ -26,6 +27,7 @@ KERNEL = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_a_killed_kernels_run_is_offered_and_resumed_on_the_same_trajectory(private_autosaves):
     kernel = subprocess.Popen([sys.executable, "-c", KERNEL], stdout=subprocess.PIPE, text=True,
                               env=dict(os.environ))
@@ -46,7 +48,7 @@ def test_a_killed_kernels_run_is_offered_and_resumed_on_the_same_trajectory(priv
     studio.steps_box.value = 20
     studio.run_button.click()
     studio.runner.join(300)
-    design = studio.runner.design
+    design = studio.runner.driver
     assert studio.runner.state == "finished" and design.step == saved_step + 20
 
     task = TASKS["identify_defect"]
@@ -54,6 +56,7 @@ def test_a_killed_kernels_run_is_offered_and_resumed_on_the_same_trajectory(priv
     np.testing.assert_allclose(design.history()["loss"], reference.history["loss"], rtol=0, atol=1e-10)
 
 
+@pytest.mark.slow
 def test_served_studios_offer_runs_by_code_only_and_a_wrong_code_changes_nothing(private_autosaves, monkeypatch):
     monkeypatch.setenv(SERVED_ENVIRONMENT, "1")
     first = DesignStudio("design_curve", prepare=False, autosave_seconds=0.0)
@@ -75,7 +78,7 @@ def test_served_studios_offer_runs_by_code_only_and_a_wrong_code_changes_nothing
         np.testing.assert_array_equal(second.target_sketcher.target, before[1])
     second.resume_box.value = code.upper()
     second.resume_button.click()
-    assert second.task.name == "design_curve" and second.runner.design is None
+    assert second.task.name == "design_curve" and second.runner.driver is None
     np.testing.assert_array_equal(second.target_sketcher.target, first.target_sketcher.target)
     second.runner.join(300)
-    assert second.runner.state == "ready" and second.runner.design.step == 3
+    assert second.runner.state == "ready" and second.runner.driver.step == 3

@@ -1,4 +1,6 @@
 """The fingerprint explorer: one sample, one fingerprint; another sample, another; clean wires are quantised."""
+import time
+
 import numpy as np
 import pytest
 
@@ -76,3 +78,41 @@ def test_my_sketch_is_shown_and_every_stroke_recomputes():
     panel.sketcher.paint(7, 5)
     after = _refreshed(panel)
     assert np.max(np.abs(after[0] - before[0])) > 1e-3
+
+
+def test_a_new_grid_shows_its_progress_until_the_map_is_drawn():
+    panel = FingerprintExplorer(WIRE, n_flux=21, n_energy=5, start=False)
+    panel.progress.interval = 0.0  # draw every report: this small grid's leads take well under a second
+    shown = []
+    panel.progress.line.observe(lambda change: shown.append((change["new"], panel.conductance_map.color.shape)),
+                                names="value")
+    panel.flux_range.value = (0.0, 0.0371)  # a flux grid no other test has computed: its leads are new
+    assert panel.wait(300)
+    # the map's leads counted in points of its grid while the map was still the empty placeholder ...
+    assert any("G(Φ, E) map (21 x 5 points): leads " in text and " of 105 points (" in text and shape == (2, 2)
+               for text, shape in shown)
+    assert any("leads of 105 points ready" in text and shape == (2, 2) for text, shape in shown)
+    # ... and cleared once the map is drawn
+    assert panel.progress.line.value == "" and panel.conductance_map.color.shape == (5, 21)
+    assert "computing" not in panel.map_figure.title
+
+
+def test_the_progress_line_moves_while_a_step_reports_nothing():
+    from magwidgets.widgets._common import ProgressLine
+
+    progress = ProgressLine("mw-test-progress", interval=0.1)
+    progress.start("compiling")
+    deadline = time.monotonic() + 3
+    while "· 1 s" not in progress.line.value and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "compiling · 1 s" in progress.line.value  # the elapsed time ticks without any report
+    progress.report(3, 10)
+    progress.report(4, 10)  # within the interval: drawn by the ticker, not lost
+    deadline = time.monotonic() + 1
+    while "4 of 10" not in progress.line.value and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert "compiling: leads 4 of 10 points (40%)" in progress.line.value
+    progress.report(10, 10)
+    assert "compiling: leads of 10 points ready" in progress.line.value
+    progress.stop()
+    assert progress.line.value == ""

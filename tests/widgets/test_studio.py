@@ -49,7 +49,7 @@ def test_run_updates_every_plot_and_lowers_the_loss(studio):
     _finish(studio)
     assert studio.status.value == "finished"
     assert int(studio.step_readout.value) == 6 and studio.progress.value == 6
-    history = studio.runner.design.history()["loss"]
+    history = studio.runner.driver.history()["loss"]
     assert history[-1] < 0.5 * history[0]
     np.testing.assert_allclose(studio.loss_lines.y, history)
     design_cut = np.asarray(studio.runner.latest.conductance)[:, 10]
@@ -59,7 +59,7 @@ def test_run_updates_every_plot_and_lowers_the_loss(studio):
     # Run again continues the same design for another `steps`
     studio.run_button.click()
     _finish(studio)
-    assert studio.runner.design.step == 12
+    assert studio.runner.driver.step == 12
 
 
 def test_drawn_target_is_what_the_design_fits():
@@ -71,7 +71,7 @@ def test_drawn_target_is_what_the_design_fits():
         studio.steps_box.value = 2
         studio.run_button.click()
         _finish(studio)
-        np.testing.assert_allclose(np.asarray(studio.runner.design.data["target"]), drawn)
+        np.testing.assert_allclose(np.asarray(studio.runner.driver.data["target"]), drawn)
         # the clean wire's G, the most any design can reach, is drawn under the target: 11 channels at B = 0,
         # Landau levels leave 3 at the end of seed 000's sweep, and the built-in target stays below it
         channels = np.asarray(studio._channel_line.y)
@@ -114,7 +114,7 @@ def test_an_error_in_the_worker_shows_and_leaves_controls_usable(studio, monkeyp
     monkeypatch.undo()
     studio.run_button.click()
     _finish(studio)
-    assert studio.status.value == "finished" and studio.runner.design.step == 4
+    assert studio.status.value == "finished" and studio.runner.driver.step == 4
 
 
 def test_bad_settings_give_a_message_not_a_crash(studio):
@@ -155,8 +155,8 @@ def test_smoothing_starts_from_the_last_curve_design():
         studio.steps_box.value = 1
         studio.run_button.click()
         _finish(studio)
-        np.testing.assert_allclose(studio.runner.design.history()["loss"][0],
-                                   studio.runner.design.objective.evaluate(designed, studio.runner.design.data)[0])
+        np.testing.assert_allclose(studio.runner.driver.history()["loss"][0],
+                                   studio.runner.driver.objective.evaluate(designed, studio.runner.driver.data)[0])
         assert "Smoothing the last design" in studio.message.value
     finally:
         studio.runner.cancel()
@@ -170,8 +170,8 @@ def test_reset_discards_the_run_and_keeps_the_inputs(studio):
     finished = studio.runner
     studio.reset_button.click()
     studio.runner.join(120)
-    assert studio.runner is not finished and studio.runner.state == "ready" and studio.runner.design.step == 0
+    assert studio.runner is not finished and studio.runner.state == "ready" and studio.runner.driver.step == 0
     assert studio.step_readout.value == "0" and len(studio.loss_lines.y) == 0 and studio.downloads.value == ""
     np.testing.assert_array_equal(studio.potential_sketcher.potential, truth)
-    start = studio.runner.design.snapshot()
+    start = studio.runner.driver.snapshot()
     np.testing.assert_allclose(studio.design_map.heatmap.color, (np.asarray(start.onsite)).T)

@@ -8,6 +8,8 @@ import pytest
 
 from magwidgets.widgets import VMCPanel
 
+pytestmark = pytest.mark.slow
+
 
 def _wait(condition, timeout, message):
     deadline = time.monotonic() + timeout

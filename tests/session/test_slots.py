@@ -10,8 +10,8 @@ import time
 import numpy as np
 import pytest
 
-from magwidgets.design.live import LiveRun
-from magwidgets.design.slots import SLOTS_ENVIRONMENT, ComputeSlots
+from magwidgets.session.live import LiveRun
+from magwidgets.session.slots import SLOTS_ENVIRONMENT, ComputeSlots
 
 
 def _wait_for(condition, timeout=60.0):
@@ -51,7 +51,7 @@ def test_at_most_count_holders_and_the_queue_is_first_come_first_served(tmp_path
 
 def test_a_killed_holder_frees_its_slot_and_its_stale_ticket_is_ignored(tmp_path):
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from magwidgets.design.slots import ComputeSlots; "
+        "import sys, time; from magwidgets.session.slots import ComputeSlots; "
         f"slots = ComputeSlots({str(tmp_path)!r}, 1); slots.acquire(); print('held', flush=True); time.sleep(600)")],
         stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
@@ -89,8 +89,8 @@ def test_two_runs_share_one_slot_by_time_slices_and_both_keep_their_trajectories
     for run in runs:
         run.join(120)
     for index, run in enumerate(runs):
-        assert run.state == "finished" and run.design.step == 60
-        np.testing.assert_allclose(run.design.history()["loss"], reference, rtol=0, atol=1e-12)
+        assert run.state == "finished" and run.driver.step == 60
+        np.testing.assert_allclose(run.driver.history()["loss"], reference, rtol=0, atol=1e-12)
     # they took turns: each waited for the slot at least once after it had started stepping
     for index in range(2):
         sequence = [state for state, _ in states[index]]
@@ -108,10 +108,10 @@ def test_a_paused_run_gives_its_slot_to_a_waiting_one(build, tmp_path):
     second.run(20)
     _wait_for(lambda: ("queued", "next") in messages)
     time.sleep(0.3)
-    assert second.design is None  # it may not even compile while the other computes
+    assert second.driver is None  # it may not even compile while the other computes
     first.pause()
     second.join(120)
-    assert second.state == "finished" and second.design.step == 20
+    assert second.state == "finished" and second.driver.step == 20
     held = first.latest.step
     first.run(10_000)  # continues once it has the slot back
     _wait_for(lambda: first.latest.step > held)

@@ -22,7 +22,7 @@ from typing import Optional
 import numpy as np
 
 from ..io import save_npz_atomically
-from .driver import checkpoint_step
+from ..design.driver import checkpoint_step
 
 AUTOSAVE_ENVIRONMENT = "MAGWIDGETS_AUTOSAVE"
 SERVED_ENVIRONMENT = "MAGWIDGETS_SERVED"  # set by ``magwidgets dashboard``: visitors must not see others' runs

@@ -1,10 +1,11 @@
-"""Drive a :class:`~magwidgets.design.driver.Design` off the caller's thread for live displays.
+"""Drive a run (a :class:`~magwidgets.design.Design`, a :class:`~magwidgets.vmc.VMC`: any
+:class:`~magwidgets.run.RunLoop`) off the caller's thread for live displays.
 
-A notebook cell or a Voila kernel that looped over ``Design.iterate`` itself would block the kernel's message loop,
+A notebook cell or a Voila kernel that looped over ``iterate`` itself would block the kernel's message loop,
 so Run/Pause/Stop clicks would never arrive. :class:`LiveRun` iterates in
 one background thread and hands snapshots to a display callback at most every ``min_interval`` seconds; the
 caller's thread only sets flags. It adds no loop of its own: the steps, stop rules and checkpoints are the
-driver's.
+run loop's.
 """
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ import threading
 import time
 import traceback
 import weakref
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
-from .driver import Design, Snapshot
+from ..run import RunLoop
 from .slots import ComputeSlots
 
 STATES = ("idle", "queued", "compiling", "ready", "running", "paused", "stopped", "finished", "failed")
@@ -31,14 +32,14 @@ def _stop_runs_at_exit() -> None:
 
 
 class LiveRun:
-    """One design run in a background thread.
+    """One run (its driver: a design, a VMC) in a background thread.
 
     Parameters
     ----------
-    build : callable() -> Design
+    build : callable() -> RunLoop
         Builds the run (target, objective, initial state); called in the worker, so its compile time never
         blocks the caller.
-    on_snapshot : callable(Snapshot, Design)
+    on_snapshot : callable(snapshot, driver)
         Renders a snapshot; called in the worker thread at most every ``min_interval`` seconds, and always for
         the last snapshot before the run pauses or ends.
     on_state : callable(str, Optional[str]), optional
@@ -53,19 +54,19 @@ class LiveRun:
 
     States: "idle" -> "compiling" -> "ready" -> "running" <-> "paused" -> "stopped" | "finished" | "failed",
     with "queued" before "compiling" or "running" whenever the run waits for a compute slot.
-    From "stopped", "finished" or "failed", :meth:`run` continues the same design (after a failure, from its last
+    From "stopped", "finished" or "failed", :meth:`run` continues the same driver (after a failure, from its last
     good state: the driver only ever commits finite steps).
     """
 
-    def __init__(self, build: Callable[[], Design], on_snapshot: Callable[[Snapshot, Design], None],
+    def __init__(self, build: Callable[[], RunLoop], on_snapshot: Callable[[Any, RunLoop], None],
                  on_state: Optional[Callable[[str, Optional[str]], None]] = None, min_interval: float = 0.1,
                  slots: Optional[ComputeSlots] = None) -> None:
         self._build, self._on_snapshot, self._on_state = build, on_snapshot, on_state
         self.min_interval = float(min_interval)
         self._slots = slots if slots is not None else ComputeSlots.from_environment()
         _RUNS.add(self)
-        self.design: Optional[Design] = None
-        self.latest: Optional[Snapshot] = None
+        self.driver: Optional[RunLoop] = None
+        self.latest: Any = None
         self.state, self.message = "idle", None
         self.error: Optional[BaseException] = None
         self.traceback = ""
@@ -88,11 +89,11 @@ class LiveRun:
         with self._lock:
             if self.state == "paused" and self.busy:
                 self._pause_requested = False
-                if self.design is None:  # paused while compiling: run once compiled
+                if self.driver is None:  # paused while compiling: run once compiled
                     self._queued_steps = int(steps)
                     self._set_state("compiling")
                 else:
-                    self.design.unpause()
+                    self.driver.unpause()
                     self._set_state("running")
                 return
         self._launch(int(steps))
@@ -107,8 +108,8 @@ class LiveRun:
         with self._lock:
             if self.state in ("running", "compiling", "queued"):
                 self._pause_requested = True
-                if self.design is not None:
-                    self.design.pause()
+                if self.driver is not None:
+                    self.driver.pause()
                 self._set_state("paused")
 
     def wait_until_held(self, timeout: Optional[float] = None) -> bool:
@@ -125,10 +126,10 @@ class LiveRun:
         return True
 
     def stop(self) -> None:
-        """End the run after the current chunk; the design and its last snapshot are kept."""
+        """End the run after the current chunk; the driver and its last snapshot are kept."""
         self._pause_requested = False
-        if self.design is not None:
-            self.design.stop()
+        if self.driver is not None:
+            self.driver.stop()
 
     def cancel(self, timeout: float = 30.0) -> None:
         """Stop and detach: no further callbacks, the worker is joined (a compile in progress finishes first)."""
@@ -143,8 +144,8 @@ class LiveRun:
 
     @property
     def run_requested(self) -> bool:
-        """True while Run has been asked for but the design is still being built (or queued to be)."""
-        return self.design is None and self._queued_steps is not None and self.busy
+        """True while Run has been asked for but the driver is still being built (or queued to be)."""
+        return self.driver is None and self._queued_steps is not None and self.busy
 
     @property
     def busy(self) -> bool:
@@ -154,12 +155,12 @@ class LiveRun:
     def _launch(self, steps: Optional[int]) -> None:
         with self._lock:
             if self.busy:
-                if steps is not None and self.state in ("compiling", "queued") and self.design is None:
+                if steps is not None and self.state in ("compiling", "queued") and self.driver is None:
                     self._queued_steps = steps
                     self._set_state(self.state, self.message)  # the display acknowledges the click at once
                 return
             self._queued_steps = steps
-            self._thread = threading.Thread(target=self._work, name="magwidgets-design", daemon=True)
+            self._thread = threading.Thread(target=self._work, name="magwidgets-run", daemon=True)
             self._thread.start()
 
     def _set_state(self, state: str, message: Optional[str] = None) -> None:
@@ -167,9 +168,9 @@ class LiveRun:
         if self._on_state is not None and not self._cancelled:
             self._on_state(state, message)
 
-    def _show(self, snapshot: Snapshot) -> None:
+    def _show(self, snapshot: Any) -> None:
         if not self._cancelled:
-            self._on_snapshot(snapshot, self.design)
+            self._on_snapshot(snapshot, self.driver)
 
     def _hold_slot(self, phase: str) -> bool:
         """Wait for a compute slot (when the server shares them), then enter ``phase``; False if cancelled.
@@ -179,19 +180,19 @@ class LiveRun:
         slots = self._slots
         if slots is None or slots.held:
             return not self._cancelled
-        design = self.design
+        driver = self.driver
 
         def interrupted() -> bool:
-            return self._cancelled or (design is not None and (design.paused or design.stopping))
+            return self._cancelled or (driver is not None and (driver.paused or driver.stopping))
 
         def show_place(ahead: int) -> None:
             if not interrupted():
                 self._set_state("queued", f"{ahead} run{'s' * (ahead != 1)} ahead" if ahead else "next")
 
         while not slots.held:
-            if self._cancelled or (design is not None and design.stopping):
+            if self._cancelled or (driver is not None and driver.stopping):
                 return False
-            if design is not None and design.paused:
+            if driver is not None and driver.paused:
                 self._hold_while_paused()
                 continue
             slots.acquire(show_place, interrupted)
@@ -201,27 +202,27 @@ class LiveRun:
 
     def _hold_while_paused(self) -> None:
         """Between chunks: while paused, hold here (the last snapshot is already shown) and say so."""
-        design = self.design
-        while design.paused and not design.stopping and not self._cancelled:
+        driver = self.driver
+        while driver.paused and not driver.stopping and not self._cancelled:
             with self._lock:  # Run takes the same lock to unpause, so "held" is never told of a running run
-                if not design.paused:
+                if not driver.paused:
                     break
                 self._held.set()
-                self._set_state("paused", f"at step {design.step}")
-            design.wait_while_paused()
+                self._set_state("paused", f"at step {driver.step}")
+            driver.wait_while_paused()
         self._held.clear()
 
     def _work(self) -> None:
         try:
-            if self.design is None:
+            if self.driver is None:
                 if not self._hold_slot("compiling"):
                     return
                 self._set_state("compiling")
-                design = self._build()
-                design.compile()
-                self.design = design
+                driver = self._build()
+                driver.compile()
+                self.driver = driver
                 if self._pause_requested:
-                    design.pause()
+                    driver.pause()
             steps = self._queued_steps
             if steps is None or self._cancelled:
                 self._set_state("ready")
@@ -229,21 +230,21 @@ class LiveRun:
             if not self._pause_requested:
                 self._set_state("running")
             shown_at, shown = None, None  # monotonic clock; None: the first snapshot is always shown
-            for snapshot in self.design.iterate(self.design.step + steps):
+            for snapshot in self.driver.iterate(self.driver.step + steps):
                 self.latest = snapshot
                 now = time.monotonic()
-                if self.design.paused or shown_at is None or now - shown_at >= self.min_interval:
+                if self.driver.paused or shown_at is None or now - shown_at >= self.min_interval:
                     self._show(snapshot)
                     shown_at, shown = now, snapshot
-                if self._slots is not None and (self.design.paused or self._slots.should_yield()):
+                if self._slots is not None and (self.driver.paused or self._slots.should_yield()):
                     self._slots.release()  # others compute while this run is paused or has had its turn
                 self._hold_while_paused()
                 if self._slots is not None and not self._hold_slot("running"):
-                    self.design.stop()
+                    self.driver.stop()
             if shown is not self.latest:
                 self._show(self.latest)
-            self._set_state("stopped" if self.design.reason == "stopped" else "finished", self.design.reason)
-        except Exception as error:  # the panel shows it; the design keeps its last good state
+            self._set_state("stopped" if self.driver.reason == "stopped" else "finished", self.driver.reason)
+        except Exception as error:  # the panel shows it; the driver keeps its last good state
             self.error, self.traceback = error, traceback.format_exc()
             self._set_state("failed", f"{type(error).__name__}: {error}")
         finally:

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from magwidgets import server
+from magwidgets.session import server
 from magwidgets.cli import free_port
 
 
@@ -26,6 +26,7 @@ def _kernels(pid: int) -> set:
             if b"ipykernel" in open(f"/proc/{child}/cmdline", "rb").read()}
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="finds the server's processes through /proc")
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=lambda s: s.name)
 def test_a_signal_stops_voila_and_every_kernel_and_removes_the_servers_files(stop, tmp_path):

@@ -4,7 +4,7 @@ import time
 
 import numpy as np
 
-from magwidgets.design.live import LiveRun
+from magwidgets.session.live import LiveRun
 
 
 def _wait_for(condition, timeout=60.0):
@@ -27,11 +27,11 @@ def test_pause_and_continue_repeat_the_uninterrupted_trajectory(build):
     assert (run.state, run.message) == ("paused", f"at step {held}") and held < 40
     assert shown[-1] == held  # the held state is on screen
     time.sleep(0.5)  # a held worker never steps, however long it waits
-    assert run.latest.step == held and run.design.step == held
+    assert run.latest.step == held and run.driver.step == held
     run.run(40)
     run.join(60)
-    assert run.state == "finished" and run.design.step == 40
-    np.testing.assert_allclose(run.design.history()["loss"], reference, rtol=0, atol=1e-12)
+    assert run.state == "finished" and run.driver.step == 40
+    np.testing.assert_allclose(run.driver.history()["loss"], reference, rtol=0, atol=1e-12)
     assert shown[-1] == 40 and shown == sorted(shown)
     assert states[:3] == ["compiling", "running", "paused"] and states[-1] == "finished"
 
@@ -47,7 +47,7 @@ def test_display_is_throttled_but_always_shows_the_last_state(build):
 def test_the_first_frame_shows_on_a_machine_booted_a_moment_ago(build, monkeypatch):
     # the monotonic clock counts from boot: a just-booted classroom server or CI machine reads ~1 s
     clock = iter(np.arange(0.5, 1000.0, 0.001))
-    monkeypatch.setattr("magwidgets.design.live.time.monotonic", lambda: float(next(clock)))
+    monkeypatch.setattr("magwidgets.session.live.time.monotonic", lambda: float(next(clock)))
     shown = []
     run = LiveRun(build, lambda snapshot, design: shown.append(snapshot.step), min_interval=10.0)
     run.run(20)
@@ -68,13 +68,13 @@ def test_an_error_in_the_worker_keeps_the_last_good_state_and_run_continues(buil
     run.run(30)
     run.join(60)
     assert run.state == "failed" and "display exploded" in states[-1][1]
-    step = run.design.step
+    step = run.driver.step
     assert 6 <= step < 30
-    assert np.all(np.isfinite(np.asarray(run.design.state.params)))
+    assert np.all(np.isfinite(np.asarray(run.driver.state.params)))
     failing.clear()
     run.run(30 - step)
     run.join(60)
-    assert run.state == "finished" and run.design.step == 30
+    assert run.state == "finished" and run.driver.step == 30
 
 
 def test_a_failing_build_reports_and_a_later_run_retries(build):
@@ -89,10 +89,10 @@ def test_a_failing_build_reports_and_a_later_run_retries(build):
     run = LiveRun(flaky, lambda snapshot, design: None)
     run.run(4)
     run.join(60)
-    assert run.state == "failed" and "NaN" in run.message and run.design is None
+    assert run.state == "failed" and "NaN" in run.message and run.driver is None
     run.run(4)
     run.join(60)
-    assert run.state == "finished" and run.design.step == 4
+    assert run.state == "finished" and run.driver.step == 4
 
 
 def test_cancel_silences_callbacks(build):
@@ -102,6 +102,6 @@ def test_cancel_silences_callbacks(build):
     _wait_for(lambda: len(shown) >= 2)
     run.cancel()  # joins the worker: no callback can come after it
     count = len(shown)
-    assert not run.busy and run.design.step < 10_000
+    assert not run.busy and run.driver.step < 10_000
     run.join(1)
     assert len(shown) == count
