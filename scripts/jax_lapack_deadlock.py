@@ -17,8 +17,12 @@ XLA's intra-op pool (``tf_XLAEigen``, one per core) sit in ``lapack_ztrsm_ffi`` 
 -> ``jax::ParallelBatchMap`` -> ``BlockingCounter::Wait``: each of two concurrent batched triangular solves of the
 same program has split its batch into tasks queued on that same pool and waits for them, and no thread is left to
 run them. jaxlib 0.9 ran a batch in the calling thread.
-Tried and not enough: ``--xla-flags=--xla_cpu_multi_thread_eigen=false`` (hung at call 3) and
-``JAX_CPU_ENABLE_ASYNC_DISPATCH=false`` (hung at call 65).
+Tried and not enough: ``--xla-flags=--xla_cpu_multi_thread_eigen=false`` (hung at call 3),
+``--xla_cpu_use_thunk_runtime=false`` (call 17), ``--no-configure`` (call 10) and ``JAX_CPU_ENABLE_ASYNC_DISPATCH=false``
+(call 65). A workaround that held: ``--xla-flags=--xla_cpu_enable_concurrency_optimized_scheduler=false`` finished
+200, 300 and 300 calls (0.13-0.17 s each), and ``benchmarks/bench_transport.py --quick`` ran to the end with it
+under 0.10.2. XLA_FLAGS is read when the CPU backend starts, so the flag has to be set before the first JAX
+computation of the process.
 """
 from __future__ import annotations
 
