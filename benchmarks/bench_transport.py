@@ -175,6 +175,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="only the seed 000 sweep and the G(flux, E) map")
     parser.add_argument("--repeats", type=int, default=15)
     args = parser.parse_args()
+    mw.configure()  # the process settings a design loop, the command line and the dashboard run with
 
     device = jax.devices()[0]
     print(f"magwidgets {mw.__version__}, jax {jax.__version__} on {device.platform} ({device.device_kind}), "

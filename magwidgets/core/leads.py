@@ -67,6 +67,7 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.linalg.cython_lapack
 
+from .process import openblas_thread_controls
 from .wire import Wire
 
 #: |lambda| within this of 1 counts as propagating; evanescent modes 1e-6 t above a threshold have
@@ -439,35 +440,6 @@ def _square_points(wire: Wire, flux: np.ndarray, energy: np.ndarray) -> tuple[np
     return sigma, coupling, n_open
 
 
-@lru_cache(maxsize=None)
-def _openblas_thread_controls() -> tuple:
-    """(get, set) of the thread count of every OpenBLAS this process has loaded (NumPy's and SciPy's builds), Linux
-    only (else none)."""
-    if not os.path.exists("/proc/self/maps"):
-        return ()
-    with open("/proc/self/maps") as maps:
-        paths = sorted({line.split()[-1] for line in maps if "openblas" in line.split()[-1].lower()})
-    controls = []
-    for path in paths:
-        if ".so" not in os.path.basename(path):
-            continue
-        library = ctypes.CDLL(path)
-        for suffix in ("64_", ""):
-            getter = getattr(library, f"scipy_openblas_get_num_threads{suffix}", None)
-            setter = getattr(library, f"scipy_openblas_set_num_threads{suffix}", None)
-            if getter is not None and setter is not None:
-                getter.restype, setter.argtypes = ctypes.c_int, [ctypes.c_int]
-                controls.append((getter, setter))
-                break
-        else:
-            getter, setter = getattr(library, "openblas_get_num_threads", None), \
-                getattr(library, "openblas_set_num_threads", None)
-            if getter is not None and setter is not None:
-                getter.restype, setter.argtypes = ctypes.c_int, [ctypes.c_int]
-                controls.append((getter, setter))
-    return tuple(controls)
-
-
 _BLAS_LOCK = threading.Lock()
 _blas_users = 0
 _blas_saved: list = []
@@ -484,7 +456,7 @@ def _one_blas_thread():
     ``OPENBLAS_NUM_THREADS`` is the user's choice and is left alone.
     """
     global _blas_users, _blas_saved
-    controls = () if "OPENBLAS_NUM_THREADS" in os.environ else _openblas_thread_controls()
+    controls = () if "OPENBLAS_NUM_THREADS" in os.environ else openblas_thread_controls()
     with _BLAS_LOCK:
         if _blas_users == 0:
             _blas_saved = [(setter, getter()) for getter, setter in controls]

@@ -94,17 +94,29 @@ def serial_openblas() -> int:
     """
     if "OPENBLAS_NUM_THREADS" in os.environ or not os.path.exists("/proc/self/maps"):
         return 0
-    importlib.import_module("scipy.linalg.cython_lapack")  # loads the BLAS jaxlib's LAPACK kernels use, if not yet
-    count = 0
+    controls = openblas_thread_controls()
+    for _, setter in controls:
+        setter(1)
+    return len(controls)
+
+
+@lru_cache(maxsize=None)
+def openblas_thread_controls() -> tuple:
+    """(get, set) functions of the thread count of every OpenBLAS loaded in this process (Linux; else none).
+
+    SciPy's BLAS (the one jaxlib's LAPACK kernels call) is loaded first, so that it is among them.
+    """
+    importlib.import_module("scipy.linalg.cython_lapack")
+    controls = []
     for path in openblas_libraries():
         library = ctypes.CDLL(path)
         for name in OPENBLAS_SETTERS:
-            setter = getattr(library, name, None)
-            if setter is not None:
-                setter(ctypes.c_int(1))
-                count += 1
+            setter, getter = getattr(library, name, None), getattr(library, name.replace("_set_", "_get_"), None)
+            if setter is not None and getter is not None:
+                setter.argtypes, getter.restype = [ctypes.c_int], ctypes.c_int
+                controls.append((getter, setter))
                 break
-    return count
+    return tuple(controls)
 
 
 def openblas_libraries() -> list[str]:

@@ -6,8 +6,8 @@ import pytest
 from scipy.optimize import minimize_scalar
 
 import magwidgets as mw
-from magwidgets.core.leads import (_lead_hamiltonian, _openblas_thread_controls, clear_lead_cache, coupling_matrix,
-                                   lead_self_energies)
+from magwidgets.core.leads import _lead_hamiltonian, clear_lead_cache, coupling_matrix, lead_self_energies
+from magwidgets.core.process import openblas_thread_controls
 
 from lead_reference import reference_lead_point
 
@@ -140,7 +140,7 @@ def test_progress_is_reported_in_points_up_to_the_total():
 
 def test_openblas_runs_one_thread_per_call_while_leads_compute_and_is_restored(monkeypatch):
     monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)  # an explicit setting would be left alone
-    controls = _openblas_thread_controls()
+    controls = openblas_thread_controls()
     assert controls, "NumPy's and SciPy's OpenBLAS should be found on Linux"
     before = [get() for get, _ in controls]
     for _, set_threads in controls:
