@@ -8,7 +8,7 @@ smoothings, then the map itself, each stage starting from the previous stage's p
 
     python scripts/strong_potential_study.py --seeds 2401 2402 2403 2404 2405      # the held-out samples
 
-prints, per sample, the cost after every stage, the largest site error of the best start and the wall time.
+(``--plain``: the same number of steps on the map alone) prints, per sample, the cost after every stage, the largest site error of the best start and the wall time.
 """
 from __future__ import annotations
 
@@ -31,12 +31,12 @@ def sample(seed: int, amplitude: float, size: int = 12) -> np.ndarray:
     return truth
 
 
-def reconstruct(truth: np.ndarray, amplitude: float, n_starts: int, steps: int) -> dict:
+def reconstruct(truth: np.ndarray, amplitude: float, n_starts: int, steps: int, stages=STAGES) -> dict:
     wire = mw.Wire(*truth.shape, lead="ideal")
     target = mw.conductance(wire, truth, FLUX, ENERGY)
     model = SitePotential(wire, fixed={(0, 0): -1.0}, init_range=(-amplitude, amplitude))
     params, costs, start = None, [], time.perf_counter()
-    for widths in STAGES:
+    for widths in stages:
         result = fit(wire, target, FLUX, ENERGY, params=model, loss="mse", optimizer="levenberg_marquardt",
                      steps=steps, seed=0, n_starts=n_starts, initial_params=params, smoothing=widths,
                      tolerance=1e-24)
@@ -52,9 +52,12 @@ def main() -> None:
     parser.add_argument("--amplitude", type=float, default=1.0)
     parser.add_argument("--starts", type=int, default=8)
     parser.add_argument("--steps", type=int, default=30, help="Levenberg-Marquardt steps per stage")
+    parser.add_argument("--plain", action="store_true",
+                        help="the baseline: one stage on the map itself, as many steps as all stages together")
     args = parser.parse_args()
+    stages, steps = ((None,), args.steps * len(STAGES)) if args.plain else (STAGES, args.steps)
     for seed in args.seeds:
-        outcome = reconstruct(sample(seed, args.amplitude), args.amplitude, args.starts, args.steps)
+        outcome = reconstruct(sample(seed, args.amplitude), args.amplitude, args.starts, steps, stages)
         costs = " -> ".join(f"{cost:.1e}" for cost in outcome["costs"])
         print(f"seed {seed}: cost {costs}; max site error {outcome['error']:.2f}; {outcome['wall']:.0f} s "
               f"(load {os.getloadavg()[0]:.1f}); {'found' if outcome['error'] < 1e-2 else 'not found'}", flush=True)
