@@ -369,7 +369,8 @@ def _as_parametrisation(wire, params):
 
 
 def fit(wire, target, flux, energy, *, params, loss=Loss(), optimizer=Optimizer(), steps: int = 1000,
-        seed: int = 0, weights=None, solver: str = "transfer", precision: str = "double", **driver) -> DesignResult:
+        seed: int = 0, weights=None, smoothing=None, solver: str = "transfer", precision: str = "double",
+        **driver) -> DesignResult:
     """Fit a parametrised wire to a target conductance and return the :class:`DesignResult`.
 
     Parameters
@@ -387,6 +388,9 @@ def fit(wire, target, flux, energy, *, params, loss=Loss(), optimizer=Optimizer(
     seed : int
     weights : array, optional
         Per-point weights of the target (0 masks a point).
+    smoothing : float or (float, float), optional
+        Fit the Gaussian-smoothed map instead (widths in flux and energy grid steps,
+        :func:`~magwidgets.design.objectives.smoothing_matrix`); the first stages of a coarse-to-fine fit.
     **driver
         Passed to :class:`Design`: ``n_starts``, ``initial_params``, ``snapshot_every``, ``checkpoint``,
         ``checkpoint_every``, ``checkpoint_seconds``, ``resume``, ``tolerance``, ``patience``, ``min_delta``,
@@ -395,5 +399,6 @@ def fit(wire, target, flux, energy, *, params, loss=Loss(), optimizer=Optimizer(
     loss = Loss(loss) if isinstance(loss, str) else loss
     optimizer = Optimizer(optimizer) if isinstance(optimizer, str) else optimizer
     objective, data = TransportObjective.create(wire, target, flux, energy, _as_parametrisation(wire, params), loss,
-                                                weights=weights, solver=solver, precision=precision)
+                                                weights=weights, smoothing=smoothing, solver=solver,
+                                                precision=precision)
     return Design(objective, data, optimizer, seed=seed, **driver).run(steps)
