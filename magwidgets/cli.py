@@ -32,15 +32,14 @@ def seed000_example(output: str) -> np.ndarray:
 
     The flux axis is Φ/Φ0, the flux per plaquette in units of h/e, as on the dashboard; the plot goes to ``output``.
     """
-    from .core import Wire, conductance as sweep
+    from .core.potentials import preset_potential
+    from .design.problem import SEED000
 
     print(f"computing the seed 000 fingerprint; the plot will be written to {os.path.abspath(output)}")
-    wire = Wire(length=30, width=30)
-    x, y = np.meshgrid(np.arange(30), np.arange(30), indexing="ij")
-    onsite = 4 + 10 * np.exp(-((x - 15) ** 2 + (y - 10) ** 2) / 2**2)
-    flux = np.linspace(0, 0.12 / np.pi, 101)
+    potential = preset_potential("antidot", SEED000.wire)  # A = 10 t, r = 2 at (15, 10)
+    flux = SEED000.flux
     start = time.perf_counter()
-    conductance = np.asarray(sweep(wire, onsite, flux, 1.2))
+    conductance = SEED000.conductance(SEED000.onsite(potential))
     elapsed = time.perf_counter() - start
     print(f"Seed 000 fingerprint: 30 x 30 wire, E = 1.2 t, antidot A = 10 t at (15, 10); {elapsed:.2f} s "
           "including compilation")
@@ -56,7 +55,7 @@ def seed000_example(output: str) -> np.ndarray:
     figure, (curve, landscape) = plt.subplots(1, 2, figsize=(10, 4), gridspec_kw=dict(width_ratios=(3, 2)))
     curve.plot(flux, conductance, color="tab:blue")
     curve.set(xlabel=r"$\Phi/\Phi_0 = B a^2/(h/e)$", ylabel=r"$G$ [$e^2/h$]", title="magneto-conductance fingerprint")
-    image = landscape.imshow(onsite.T - 4, origin="lower", cmap="magma")
+    image = landscape.imshow(potential.T, origin="lower", cmap="magma")
     landscape.set(xlabel="x (transport)", ylabel="y", title="defect potential [t]")
     figure.colorbar(image, ax=landscape)
     figure.tight_layout()

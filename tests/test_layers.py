@@ -85,3 +85,44 @@ def test_the_check_sees_an_upward_import(tmp_path, monkeypatch):
     problems = _violations()
     assert any("up from core to widgets" in problem for problem in problems)
     assert any("independent" in problem for problem in problems)
+
+
+# What a panel may take from the core: the wire (a type) and the sample landscapes with the V <-> on-site conversion.
+# Transport (conductance, wavefunctions, leads) reaches the panels through the model (magwidgets.design.problem).
+PANEL_CORE_MODULES = {"magwidgets.core.wire", "magwidgets.core.potentials"}
+
+
+def _core_names_used_by_panels() -> dict[str, str]:
+    """{file:name: the core module that defines it} for every name that widgets/ imports from the core."""
+    import importlib
+
+    used = {}
+    for path in sorted((PACKAGE / "widgets").rglob("*.py")):
+        relative = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        package = list(relative[:-1])
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            base = package[: len(package) - node.level + 1] if node.level else []
+            module = ".".join(base + ([node.module] if node.module else [])) if node.level else node.module or ""
+            if module == "magwidgets.core" or module.startswith("magwidgets.core."):
+                source = importlib.import_module(module)
+                for alias in node.names:
+                    value = getattr(source, alias.name)
+                    used[f"{path.name}:{alias.name}"] = getattr(value, "__module__", module) or module
+    return used
+
+
+def test_panels_compute_no_transport():
+    used = _core_names_used_by_panels()
+    assert used, "the check found no core import at all: it would pass vacuously"
+    assert {name: module for name, module in used.items() if module not in PANEL_CORE_MODULES} == {}
+
+
+def test_the_check_sees_a_panel_computing_transport(tmp_path, monkeypatch):
+    fake = tmp_path / "magwidgets" / "widgets"
+    fake.mkdir(parents=True)
+    (fake / "panel.py").write_text("from ..core import Wire, conductance\n")
+    monkeypatch.setattr(sys.modules[__name__], "PACKAGE", tmp_path / "magwidgets")
+    assert _core_names_used_by_panels() == {"panel.py:Wire": "magwidgets.core.wire",
+                                            "panel.py:conductance": "magwidgets.core.observables"}

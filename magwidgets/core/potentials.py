@@ -1,9 +1,15 @@
-"""Ready-made potential landscapes: the presets of the explorer and the sketcher.
+"""Potential landscapes V(x, y) and the one conversion between V and the on-site energy the solvers take.
 
-Each returns the potential V(x, y) of shape (L, W) on top of the band offset; the full on-site energy that the
-solvers take is ``background(wire) + V`` (seed 000: h_i = 4t + defect potential with square leads at 4t).
+A sample is described by its potential V(x, y), shape (L, W), on top of the clean wire's on-site energy; the
+solvers take ``onsite = background(wire) + V`` (seed 000: h_i = 4t + defect potential, with square leads at 4t).
+:func:`onsite_energy` and :func:`potential_of` are the only places that conversion is written.
+
+:data:`PRESETS` is the one registry of ready-made samples that the sketcher, the explorer and the studio's tasks
+offer: each entry is a function ``(wire, **options) -> V``.
 """
 from __future__ import annotations
+
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -13,6 +19,16 @@ from .wire import Wire
 def background(wire: Wire) -> float:
     """The on-site energy of a clean wire: the square leads' ``lead_onsite`` (4t), or 0 next to ideal leads."""
     return float(wire.lead_onsite) if wire.lead == "square" else 0.0
+
+
+def onsite_energy(wire: Wire, potential) -> np.ndarray:
+    """The on-site energy h(x, y) = background(wire) + V(x, y) of a sample with potential ``potential``."""
+    return background(wire) + np.asarray(potential, float)
+
+
+def potential_of(wire: Wire, onsite) -> np.ndarray:
+    """The potential V = h - background(wire) of on-site energies ``onsite`` (the inverse of :func:`onsite_energy`)."""
+    return np.asarray(onsite, float) - background(wire)
 
 
 def _site_distance_squared(wire: Wire, x: float, y: float) -> np.ndarray:
@@ -57,3 +73,38 @@ def aharonov_bohm_ring(wire: Wire, inner_radius: float | None = None, outer_radi
     within_ring_columns = np.abs(np.arange(wire.length) - centre_x)[:, None] < outer
     blocked = (distance < inner) | ((distance > outer) & within_ring_columns)
     return np.where(blocked, height, 0.0)
+
+
+def clean_wire(wire: Wire) -> np.ndarray:
+    """V = 0 everywhere: the clean wire."""
+    return np.zeros((wire.length, wire.width))
+
+
+def seed000_antidot(wire: Wire, x: float | None = None, y: float | None = None, amplitude: float = 10.0,
+                    radius: float = 2.0) -> np.ndarray:
+    """Seed 000's defect: a Gaussian antidot of amplitude 10 t and radius 2, by default at (L // 2, round(W / 3)),
+    i.e. (15, 10) in the 30 x 30 wire (:func:`gaussian_antidot`)."""
+    return gaussian_antidot(wire, wire.length // 2 if x is None else x, round(wire.width / 3) if y is None else y,
+                            amplitude=amplitude, radius=radius)
+
+
+class Preset(NamedTuple):
+    """A ready-made sample: its name on screen and the function ``(wire, **options) -> V`` that draws it."""
+
+    label: str
+    potential: Callable[..., np.ndarray]
+
+
+PRESETS: dict[str, Preset] = {
+    "clean": Preset("Clean wire", clean_wire),
+    "antidot": Preset("One antidot", seed000_antidot),
+    "disorder": Preset("Anderson disorder", anderson_disorder),
+    "ring": Preset("Aharonov-Bohm ring", aharonov_bohm_ring),
+}
+
+
+def preset_potential(name: str, wire: Wire, **options) -> np.ndarray:
+    """The potential V of preset ``name`` (a key of :data:`PRESETS`) on ``wire``; ``options`` go to its function."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; expected one of {sorted(PRESETS)}")
+    return PRESETS[name].potential(wire, **options)

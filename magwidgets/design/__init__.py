@@ -6,7 +6,8 @@ A fit and its result::
                         loss="log_rms", optimizer="rmsprop", steps=2000, seed=0)
     res.onsite, res.conductance, res.history["loss"], res.params
 """
-from .driver import Design, DesignResult, Snapshot, fit
+from .driver import Design, DesignResult, Snapshot
+from .problem import Measurement, Problem, fit
 from .losses import Loss, Target, log_rms, mse, smoothness
 from .objectives import TransportObjective, cost_landscape
 from .optimize import SEED000_SCHEDULE, Optimizer
@@ -14,6 +15,8 @@ from .params import Custom, GaussianDefects, MagnetisationAngles, SitePotential
 
 __all__ = [
     "fit",
+    "Problem",
+    "Measurement",
     "Design",
     "DesignResult",
     "Snapshot",

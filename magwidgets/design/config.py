@@ -7,13 +7,14 @@ Every field is checked before anything runs, and an error names the field: ``tar
 Targets are either loaded (``file = "measured.csv"`` or ``.npz`` with key ``conductance``) or synthesised from
 a known truth, which the results archive keeps for comparison:
 
-- ``kind = "gaussian_defect"``: seed 000 eq. 3 (amplitude, x, y, radius, offset);
+- ``kind = "gaussian_defect"``: seed 000 eq. 3 (amplitude, x, y, radius);
 - ``kind = "random_potential"``: uniform in [-amplitude, amplitude] with optional fixed sites (seed 004 Fig. 2);
 - ``kind = "random_magnetisation"``: angles uniform in ``angle_range`` (radians, default [0, 2 pi)) with optional
   fixed sites (seed 004 Fig. 3);
 - ``kind = "curve"``: one of :data:`CURVES`, our own drawn G(B) shapes (seed 000 Figs. 4-5 traced pictures).
 
-``noise`` adds uniform noise |dG| < noise to a synthesised target (seed 004's robustness test).
+``offset`` sets the on-site energy a synthesised sample sits on (default: the clean wire's, 4t next to square
+leads and 0 next to ideal ones). ``noise`` adds uniform noise |dG| < noise to a synthesised target (seed 004's robustness test).
 """
 from __future__ import annotations
 
@@ -25,12 +26,13 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ..core import Wire, conductance
+from ..core import Wire
+from ..core.potentials import gaussian_antidot
 from .fourier import FourierObjective, fourier_image, triangular_lattice
 from .losses import Loss
-from .objectives import TransportObjective
 from .optimize import Optimizer
-from .params import GaussianDefects, MagnetisationAngles, SitePotential, parametrisation_from_config
+from .params import parametrisation_from_config, pin_sites
+from .problem import Measurement, Problem
 
 
 # Both shapes stay below the seed 000 wire's channel count N(flux) (11 at B = 0, falling to 3 at
@@ -178,39 +180,39 @@ def _wire(table: dict) -> Wire:
         raise ValueError(f"wire: {error}") from None
 
 
-def _synthetic_target(wire: Wire, table: dict, flux, energy, rng) -> tuple[np.ndarray, dict]:
+def _synthetic_target(measurement: Measurement, table: dict, rng) -> tuple[np.ndarray, dict]:
+    """A known sample's G on the grid, and the sample (``onsite``, and ``theta`` for a magnetisation)."""
+    wire, shape = measurement.wire, measurement.shape
     kind = table.get("kind")
+    fixed = [tuple(site) for site in table.get("fixed", [])]
     truth: dict = {}
-    onsite, theta = np.zeros((wire.length, wire.width)), None
+    potential, theta = np.zeros(shape), None
     if kind == "gaussian_defect":
-        defect = GaussianDefects(wire, n=1, x=table.get("x", 15.0), offset=table.get("offset", 4.0))
-        onsite = np.asarray(defect.fields(dict(y=np.array([table.get("y", 10.0)]),
-                                               amplitude=np.array([table.get("amplitude", 10.0)]),
-                                               radius=np.array([table.get("radius", 2.0)])))[0])
+        potential = gaussian_antidot(wire, table.get("x", 15.0), table.get("y", 10.0),
+                                     amplitude=table.get("amplitude", 10.0), radius=table.get("radius", 2.0))
     elif kind == "random_potential":
         amplitude = table.get("amplitude", 1.0)
-        potential = SitePotential(wire, offset=table.get("offset", 0.0),
-                                  fixed=[tuple(site) for site in table.get("fixed", [])])
-        onsite = np.asarray(potential.fields(rng.uniform(-amplitude, amplitude, onsite.shape))[0])
+        potential = np.asarray(pin_sites(wire, fixed, rng.uniform(-amplitude, amplitude, shape)))
     elif kind == "random_magnetisation":
         if not wire.spin:
             raise ValueError("target.kind = 'random_magnetisation' needs wire.spin = true")
         low, high = table.get("angle_range", (0.0, 2 * np.pi))
-        angles = MagnetisationAngles(wire, fixed=[tuple(site) for site in table.get("fixed", [])])
-        theta = np.asarray(angles.fields(rng.uniform(low, high, onsite.shape))[1])
+        theta = np.asarray(pin_sites(wire, fixed, rng.uniform(low, high, shape)))
         truth["theta"] = theta
     elif kind == "curve":
-        shape = table.get("shape")
-        if shape not in CURVES:
-            raise ValueError(f"target.shape: expected one of {sorted(CURVES)}, got {shape!r}")
-        flux_axis = np.atleast_1d(flux)
+        shape_name = table.get("shape")
+        if shape_name not in CURVES:
+            raise ValueError(f"target.shape: expected one of {sorted(CURVES)}, got {shape_name!r}")
+        flux_axis = np.atleast_1d(measurement.flux)
         u = (flux_axis - flux_axis[0]) / max(flux_axis[-1] - flux_axis[0], 1e-300)
-        return CURVES[shape](u), truth
+        return CURVES[shape_name](u), truth
     else:
         raise ValueError("target.kind: expected 'gaussian_defect', 'random_potential', 'random_magnetisation' or "
                          f"'curve' (or give target.file), got {kind!r}")
+    # ``offset``: the on-site energy the sample sits on, by default the clean wire's
+    onsite = measurement.onsite(potential) if "offset" not in table else table["offset"] + potential
     truth["onsite"] = onsite
-    return np.asarray(conductance(wire, onsite, flux, energy, theta)), truth
+    return measurement.conductance(onsite, theta), truth
 
 
 def _loaded_target(path: str) -> tuple[np.ndarray, Optional[np.ndarray]]:
@@ -323,8 +325,8 @@ def load_config(path: str) -> RunConfig:
             raise ValueError(f"{section}: missing table [{section}]")
     wire = _wire(_table(config, "wire"))
     grid = _table(config, "grid", {"flux", "energy"})
-    flux = _axis(grid.get("flux", 0.0), "grid.flux")
-    energy = _axis(grid.get("energy", 0.0), "grid.energy")
+    measurement = Measurement(wire, _axis(grid.get("flux", 0.0), "grid.flux"),
+                              _axis(grid.get("energy", 0.0), "grid.energy"))
     target_table = _table(config, "target", TARGET_KEYS)
     for key in ("amplitude", "x", "y", "radius", "offset"):
         if key in target_table:
@@ -338,7 +340,7 @@ def load_config(path: str) -> RunConfig:
         values, weights = _loaded_target(target_table["file"])
     else:
         try:
-            values, truth = _synthetic_target(wire, target_table, flux, energy, rng)
+            values, truth = _synthetic_target(measurement, target_table, rng)
         except OverflowError as error:
             raise ValueError(f"target: a number is too large to draw the target with ({error})") from None
         except (TypeError, ValueError) as error:
@@ -367,7 +369,7 @@ def load_config(path: str) -> RunConfig:
         message = str(error)
         raise ValueError(message if message.startswith("params") else f"params: {message}") from None
     try:
-        objective, data = TransportObjective.create(wire, values, flux, energy, parametrisation, loss, weights=weights)
+        objective, data = Problem(measurement, parametrisation, loss).objective(values, weights=weights)
     except ValueError as error:
         raise ValueError(f"target.values: {error}") from None
     return RunConfig(objective, data, optimizer, steps, seed, driver, output, truth, np.asarray(values),

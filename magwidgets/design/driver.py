@@ -6,7 +6,7 @@ which between chunks yields a :class:`Snapshot`, calls callbacks, applies the st
 honours pause/stop requests from other threads and writes checkpoints. A checkpoint holds the complete optimiser state, so ``resume`` continues the same
 trajectory as an uninterrupted run with the same seed (equal loss history on CPU).
 
-:func:`fit` is the one-call form used by tests and scripts.
+:func:`~magwidgets.design.problem.fit` (one call) and :meth:`~magwidgets.design.problem.Problem.design` build it.
 """
 from __future__ import annotations
 
@@ -25,10 +25,7 @@ from ..core.sharding import (AXIS, BATCH, DEVICE_CHOICES, batch_mesh, gathered, 
                              replicate)
 from ..io import save_npz_atomically
 from ..run import RunLoop
-from .losses import Loss
-from .objectives import TransportObjective
 from .optimize import BestPoint, Optimizer, StepState, initial_state, update_step
-from .params import PARAMETRISATIONS, parametrisation_from_config
 
 CHECKPOINT_FORMAT = 2  # 2: the state carries every start's best point
 
@@ -319,6 +316,12 @@ class Design(RunLoop):
                             steps=self.step, reason=self.reason, wall_time=self.wall_time,
                             description=self.describe())
 
+    @property
+    def target(self) -> np.ndarray:
+        """The target this run fits, in the shape of the objective's output (e.g. (n_flux,) or (n_flux, n_energy))."""
+        target = np.asarray(self.data["target"])
+        return target.reshape(self.objective.shape) if hasattr(self.objective, "shape") else target
+
     def describe(self) -> dict:
         return dict(objective=self.objective.describe(), optimizer=self.optimizer.describe(), seed=self.seed,
                     n_starts=self.n_starts)
@@ -355,50 +358,3 @@ class Design(RunLoop):
                 self.state = replicate(self.state, self.mesh)
             self._history = [{name: archive[f"history_{name}"] for name in meta["history"]}]
         self.step, self.wall_time = int(meta["step"]), float(meta["wall_time"])
-
-
-def _as_parametrisation(wire, params):
-    if isinstance(params, str):
-        params = dict(kind=params)
-    if isinstance(params, dict):
-        return parametrisation_from_config(wire, params)
-    if not hasattr(params, "fields") or not hasattr(params, "init"):
-        raise ValueError(f"params must be a parametrisation (one of {sorted(PARAMETRISATIONS)} or Custom) or a "
-                         f"config dict, got {params!r}")
-    return params
-
-
-def fit(wire, target, flux, energy, *, params, loss=Loss(), optimizer=Optimizer(), steps: int = 1000,
-        seed: int = 0, weights=None, smoothing=None, solver: str = "transfer", precision: str = "double",
-        **driver) -> DesignResult:
-    """Fit a parametrised wire to a target conductance and return the :class:`DesignResult`.
-
-    Parameters
-    ----------
-    wire : Wire
-    target : array or Target
-        G on the grid, with the shape ``mw.conductance(wire, onsite, flux, energy)`` returns.
-    flux, energy : float or 1-D array
-    params : parametrisation, config dict or kind name
-        e.g. ``GaussianDefects(wire, n=10)``, ``{"kind": "site_potential", "offset": 4}``.
-    loss : Loss or {"log_rms", "mse"}
-    optimizer : Optimizer or {"rmsprop", "adabelief", "adam", "descent"}
-    steps : int
-        Total number of steps (a resumed run continues up to this number).
-    seed : int
-    weights : array, optional
-        Per-point weights of the target (0 masks a point).
-    smoothing : float or (float, float), optional
-        Fit the Gaussian-smoothed map instead (widths in flux and energy grid steps,
-        :func:`~magwidgets.design.objectives.smoothing_matrix`); the first stages of a coarse-to-fine fit.
-    **driver
-        Passed to :class:`Design`: ``n_starts``, ``initial_params``, ``snapshot_every``, ``checkpoint``,
-        ``checkpoint_every``, ``checkpoint_seconds``, ``resume``, ``tolerance``, ``patience``, ``min_delta``,
-        ``callbacks``, ``devices``.
-    """
-    loss = Loss(loss) if isinstance(loss, str) else loss
-    optimizer = Optimizer(optimizer) if isinstance(optimizer, str) else optimizer
-    objective, data = TransportObjective.create(wire, target, flux, energy, _as_parametrisation(wire, params), loss,
-                                                weights=weights, smoothing=smoothing, solver=solver,
-                                                precision=precision)
-    return Design(objective, data, optimizer, seed=seed, **driver).run(steps)

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..core import Wire
+from ..core.potentials import onsite_energy
 
 
 def _site_grid(wire: Wire) -> tuple[np.ndarray, np.ndarray]:
@@ -36,7 +37,7 @@ def _fixed_site_mask(wire: Wire, fixed: tuple[tuple[int, int, float], ...]) -> t
     return mask, values
 
 
-def _pin(wire: Wire, fixed, free) -> jnp.ndarray:
+def pin_sites(wire: Wire, fixed, free) -> jnp.ndarray:
     """``free`` with the fixed sites replaced by their values."""
     mask, values = _fixed_site_mask(wire, fixed)
     return jnp.where(mask, values, free)
@@ -88,7 +89,7 @@ class SitePotential:
 
     def fields(self, params) -> tuple[jnp.ndarray, Optional[jnp.ndarray]]:
         theta = None if self.theta is None else jnp.asarray(self.theta)
-        return self.offset + _pin(self.wire, self.fixed, params), theta
+        return self.offset + pin_sites(self.wire, self.fixed, params), theta
 
     def describe(self) -> dict:
         return dict(kind="site_potential", offset=self.offset, fixed=[list(f) for f in self.fixed],
@@ -101,6 +102,8 @@ class GaussianDefects:
 
     h_i = offset + sum_k A_k exp(-((x_i - x_k)^2 + (y_i - y_k)^2) / r_k^2)
 
+    ``offset`` defaults to the clean wire's on-site energy (4t next to square leads).
+
     Parameters ``{"y": (n,), "amplitude": (n,), "radius": (n,)}``. The x positions are fixed because
     translating a scatterer along a two-terminal wire with identical leads leaves G unchanged (seed 000
     sec. III A); the default is the middle column. The initial guess is seed 000's: y equally spaced from
@@ -111,7 +114,7 @@ class GaussianDefects:
     wire: Wire
     n: int = 10
     x: Optional[float] = None
-    offset: float = 4.0
+    offset: Optional[float] = None
     y_range: tuple[float, float] = (0.0, 15.0)
     amplitude: float = 1.0
     radius: float = 2.0
@@ -122,6 +125,8 @@ class GaussianDefects:
             raise ValueError(f"GaussianDefects needs n >= 1 Gaussians, got n={self.n}")
         if self.x is None:
             object.__setattr__(self, "x", float(self.wire.length // 2))
+        if self.offset is None:  # the Gaussians sit on the clean wire's on-site energy
+            object.__setattr__(self, "offset", float(onsite_energy(self.wire, 0.0)))
 
     def init(self, key) -> dict:
         y = jnp.linspace(*self.y_range, self.n)
@@ -173,7 +178,7 @@ class MagnetisationAngles:
 
     def fields(self, params) -> tuple[jnp.ndarray, jnp.ndarray]:
         onsite = jnp.broadcast_to(jnp.asarray(self.onsite, dtype=jnp.float64), (self.wire.length, self.wire.width))
-        return onsite, _pin(self.wire, self.fixed, params)
+        return onsite, pin_sites(self.wire, self.fixed, params)
 
     def describe(self) -> dict:
         return dict(kind="magnetisation_angles", init_range=list(self.init_range), fixed=[list(f) for f in self.fixed])

@@ -6,23 +6,19 @@ magnetisation) into a :class:`~magwidgets.design.driver.Design`. The dashboard, 
 """
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 
-from ..core import Wire, conductance
-from ..core.potentials import background, gaussian_antidot
+from ..core import Wire
+from ..core.potentials import preset_potential
 from .driver import Design
 from .losses import Loss
-from .objectives import TransportObjective
 from .optimize import Optimizer
 from .params import GaussianDefects, MagnetisationAngles, SitePotential
+from .problem import SEED000, SEED004_ENERGY, SEED004_FLUX, Measurement, Problem
 
-SEED000_FLUX = np.linspace(0.0, 0.12, 101) / math.pi   # pi B a^2 / phi_0 from 0 to 0.12 (seed 000)
-SEED004_FLUX = np.linspace(0.0, 0.15, 31)               # seed 004 sec. IV
-SEED004_ENERGY = np.linspace(-1.0, 1.0, 21)
 NOTCH = {(0, 0): -1.0}                                  # seed 004's symmetry-breaking notch v[0, 0] = -1
 # The 12 x 12 samples random starts can find (the documentation's benchmarks, "Inverse design"): potentials uniform in
 # [-0.3, 0.3] (at [-1, 1] none of 8 starts finds the truth) and magnets tilted up to 1 rad from +z (with angles
@@ -45,9 +41,7 @@ class Task:
 
     name: str
     label: str
-    wire: Wire
-    flux: np.ndarray = field(repr=False)
-    energy: float | np.ndarray = field(repr=False)
+    measurement: Measurement
     loss_kind: str
     optimizer: Optimizer
     steps: int
@@ -58,9 +52,21 @@ class Task:
     n_starts: int = 1
 
     @property
+    def wire(self) -> Wire:
+        return self.measurement.wire
+
+    @property
+    def flux(self) -> np.ndarray:
+        return self.measurement.flux
+
+    @property
+    def energy(self) -> float | np.ndarray:
+        return self.measurement.energy
+
+    @property
     def is_map(self) -> bool:
         """True when the target is a G(flux, energy) map rather than a G(flux) curve."""
-        return np.ndim(self.energy) > 0
+        return self.measurement.is_map
 
     @property
     def solves_magnetisation(self) -> bool:
@@ -68,62 +74,54 @@ class Task:
 
     def parametrisation(self):
         if self.name == "identify_defect":
-            return GaussianDefects(self.wire, n=10, offset=background(self.wire))
+            return GaussianDefects(self.wire, n=10)
         if self.solves_magnetisation:
             return MagnetisationAngles(self.wire, onsite=0.0, init_range=SEED004_ANGLE_RANGE)
         if self.name == "reconstruct_potential":
             return SitePotential(self.wire, offset=0.0, fixed=NOTCH, init_range=SEED004_POTENTIAL_RANGE)
-        return SitePotential(self.wire, offset=background(self.wire), init_range=(-0.5, 0.5))
+        return SitePotential(self.wire, offset=float(self.measurement.onsite(0.0)), init_range=(-0.5, 0.5))
+
+    def problem(self, smoothness: Optional[float] = None) -> Problem:
+        """This task's :class:`Problem`, with the task's smoothness weight unless ``smoothness`` is given."""
+        smoothness = self.smoothness if smoothness is None else smoothness
+        return Problem(self.measurement, self.parametrisation(), Loss(self.loss_kind, smoothness=smoothness))
 
     def default_truth(self, seed: int = 0) -> dict:
         """The sample a ``"truth"`` task starts from: seed 000's antidot, or seed 004's random map / angles."""
         rng = np.random.default_rng(seed)
-        shape = (self.wire.length, self.wire.width)
+        shape = self.measurement.shape
         if self.name == "identify_defect":
-            return dict(potential=gaussian_antidot(self.wire, self.wire.length // 2, round(self.wire.width / 3),
-                                                   amplitude=10.0, radius=2.0))
+            return dict(potential=preset_potential("antidot", self.wire))
         if self.solves_magnetisation:
             return dict(potential=np.zeros(shape), theta=rng.uniform(*SEED004_ANGLE_RANGE, shape))
-        return dict(potential=self._with_notch(rng.uniform(*SEED004_POTENTIAL_RANGE, shape)))
-
-    def _with_notch(self, potential: np.ndarray) -> np.ndarray:
-        """V with the known notch pinned, through the parametrisation itself (its offset is 0)."""
-        return np.asarray(self.parametrisation().fields(np.asarray(potential, float))[0])
+        return dict(potential=self.problem().known_sites(rng.uniform(*SEED004_POTENTIAL_RANGE, shape))[0])
 
     def truth_conductance(self, potential: np.ndarray, theta: Optional[np.ndarray] = None) -> np.ndarray:
-        """G of a sample with potential V (on top of the background) on this task's grid."""
-        if self.name == "reconstruct_potential":  # the notch is known, so the sketched truth carries it too
-            potential = self._with_notch(potential)
-        onsite = background(self.wire) + np.asarray(potential, float)
-        return np.asarray(conductance(self.wire, onsite, self.flux, self.energy, theta))
+        """The target of a sample with potential V (and angles ``theta``): its G on this task's grid, with the
+        task's known sites (seed 004's notch) pinned in it too."""
+        return self.problem().target_of(potential, theta)
 
     def design(self, target: np.ndarray, *, weights: Optional[np.ndarray] = None, optimizer: Optional[Optimizer] = None,
-               smoothness: Optional[float] = None, seed: int = 0, n_starts: int = 1, initial_params=None,
-               **driver) -> Design:
-        """A :class:`Design` fitting this task's parametrisation to ``target`` (shape of the task's grid)."""
-        smoothness = self.smoothness if smoothness is None else smoothness
-        loss = Loss(self.loss_kind, smoothness=smoothness)
-        objective, data = TransportObjective.create(self.wire, target, self.flux, self.energy, self.parametrisation(),
-                                                    loss, weights=weights)
+               smoothness: Optional[float] = None, **driver) -> Design:
+        """A :class:`Design` fitting this task's parametrisation to ``target`` (shape of the task's grid); ``driver``
+        options as :func:`~magwidgets.design.problem.fit`."""
         driver.setdefault("snapshot_every", self.snapshot_every)
-        return Design(objective, data, optimizer or self.optimizer, seed=seed, n_starts=n_starts,
-                      initial_params=initial_params, **driver)
+        return self.problem(smoothness).design(target, optimizer or self.optimizer, weights=weights, **driver)
 
 
-_SQUARE = Wire(30, 30)
-_IDEAL = Wire(12, 12, lead="ideal")
-_SPIN = Wire(12, 12, lead="ideal", spin=True, exchange=0.5, lead_k=(0.5, 0.25))
+_SEED004 = Measurement(Wire(12, 12, lead="ideal"), SEED004_FLUX, SEED004_ENERGY)
+_SEED004_SPIN = Measurement(Wire(12, 12, lead="ideal", spin=True, exchange=0.5, lead_k=(0.5, 0.25)), SEED004_FLUX,
+                            SEED004_ENERGY)
 
 TASKS: dict[str, Task] = {task.name: task for task in (
-    Task("identify_defect", "Identify a defect (seed 000 Fig. 3)", _SQUARE, SEED000_FLUX, 1.2, "log_rms",
+    Task("identify_defect", "Identify a defect (seed 000 Fig. 3)", SEED000, "log_rms",
          Optimizer("rmsprop", 1e-2), 3000, "truth"),
-    Task("design_curve", "Design any curve (seed 000 Figs. 4-5)", _SQUARE, SEED000_FLUX, 1.2, "log_rms",
+    Task("design_curve", "Design any curve (seed 000 Figs. 4-5)", SEED000, "log_rms",
          Optimizer("adabelief", 1e-2), 2000, "curve"),
-    Task("smooth_design", "Smooth a design (seed 000 eq. 7)", _SQUARE, SEED000_FLUX, 1.2, "log_rms",
+    Task("smooth_design", "Smooth a design (seed 000 eq. 7)", SEED000, "log_rms",
          Optimizer("adabelief", 5e-2, schedule="constant"), 2000, "curve", smoothness=0.01, continues=True),
-    Task("reconstruct_potential", "Reconstruct a potential from G(flux, E) (seed 004 Fig. 2)", _IDEAL,
-         SEED004_FLUX, SEED004_ENERGY, "mse", Optimizer("levenberg_marquardt", 1e-2), 300, "truth",
-         snapshot_every=1, n_starts=8),
-    Task("reconstruct_magnetisation", "Reconstruct a magnetisation (seed 004 Fig. 3)", _SPIN, SEED004_FLUX,
-         SEED004_ENERGY, "mse", Optimizer("levenberg_marquardt", 1e-2), 300, "truth", snapshot_every=2),
+    Task("reconstruct_potential", "Reconstruct a potential from G(flux, E) (seed 004 Fig. 2)", _SEED004, "mse",
+         Optimizer("levenberg_marquardt", 1e-2), 300, "truth", snapshot_every=1, n_starts=8),
+    Task("reconstruct_magnetisation", "Reconstruct a magnetisation (seed 004 Fig. 3)", _SEED004_SPIN, "mse",
+         Optimizer("levenberg_marquardt", 1e-2), 300, "truth", snapshot_every=2),
 )}

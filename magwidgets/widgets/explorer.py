@@ -13,14 +13,14 @@ import bqplot
 import ipywidgets as widgets
 import numpy as np
 
-from ..core import Wire, conductance, wavefunction_intensity
-from ..core.potentials import aharonov_bohm_ring, anderson_disorder, background, gaussian_antidot
+from ..core import Wire
+from ..core.potentials import PRESETS, preset_potential
+from ..design.problem import SEED000, Measurement
 from ._common import LatestOnly, ProgressLine, message_line, show_message
 from .maps import SiteMap, curve_figure
 from .sketch import PotentialSketcher
 
-PRESETS = (("Anderson disorder", "disorder"), ("One antidot", "antidot"), ("Aharonov-Bohm ring", "ring"),
-           ("Clean wire", "clean"), ("My sketch", "sketch"))
+SAMPLES = [(PRESETS[name].label, name) for name in ("disorder", "antidot", "ring", "clean")] + [("My sketch", "sketch")]
 FLUX_LABEL = "Φ / Φ0 = B a² / (h/e)"
 SAMPLE_COLOURS = ("#1f77b4", "#ff7f0e")
 
@@ -46,7 +46,7 @@ class FingerprintExplorer(widgets.VBox):
     :meth:`refresh` recomputes everything; ``wait()`` blocks until the background sweeps are done.
     """
 
-    def __init__(self, wire: Wire = Wire(30, 30), sketcher: Optional[PotentialSketcher] = None, n_flux: int = 101,
+    def __init__(self, wire: Wire = SEED000.wire, sketcher: Optional[PotentialSketcher] = None, n_flux: int = 101,
                  n_energy: int = 21, start: bool = True) -> None:
         super().__init__()
         self.add_class("mw-fingerprint-explorer")
@@ -64,16 +64,16 @@ class FingerprintExplorer(widgets.VBox):
             widget.observe(lambda change: self.refresh(), names="value")
             return widget
 
-        self.preset = control(widgets.Dropdown(options=PRESETS, value="disorder", description="sample"),
+        self.preset = control(widgets.Dropdown(options=SAMPLES, value="disorder", description="sample"),
                               "mw-explorer-preset")
         self.disorder = control(widgets.FloatSlider(value=1.5, min=0.0, max=5.0, step=0.1, description="disorder W",
                                                     continuous_update=False), "mw-explorer-disorder")
         self.seed_a = control(widgets.IntText(value=1, description="seed A", layout=dict(width="150px")), "mw-seed-a")
         self.seed_b = control(widgets.IntText(value=2, description="seed B", layout=dict(width="150px")), "mw-seed-b")
         band_top = 4.0 * wire.hopping if wire.lead == "square" else 2.0 * wire.hopping
-        self.energy = control(widgets.FloatSlider(value=1.2, min=0.05, max=band_top - 0.05, step=0.05,
+        self.energy = control(widgets.FloatSlider(value=SEED000.energy, min=0.05, max=band_top - 0.05, step=0.05,
                                                   description="E / t", continuous_update=False), "mw-energy")
-        self.flux_range = control(widgets.FloatRangeSlider(value=(0.0, 0.12 / np.pi), min=0.0, max=0.1, step=0.001,
+        self.flux_range = control(widgets.FloatRangeSlider(value=(0.0, float(SEED000.flux[-1])), min=0.0, max=0.1, step=0.001,
                                                            readout_format=".3f", description="Φ/Φ0 range",
                                                            continuous_update=False), "mw-flux-range")
         self.point = widgets.IntSlider(value=self.n_flux // 2, min=0, max=self.n_flux - 1, description="Φ index",
@@ -140,19 +140,15 @@ class FingerprintExplorer(widgets.VBox):
     def sample(self, seed: int) -> np.ndarray:
         """The potential V of the chosen preset; only disorder depends on ``seed``."""
         name = self.preset.value
-        if name == "disorder":
-            return anderson_disorder(self.wire, self.disorder.value, seed)
-        if name == "antidot":
-            return gaussian_antidot(self.wire, self.wire.length // 2, round(self.wire.width / 3))
-        if name == "ring":
-            return aharonov_bohm_ring(self.wire)
         if name == "sketch":
             potential = np.array(self.sketcher.potential, float)
             if potential.shape != (self.wire.length, self.wire.width):
                 raise ValueError(f"the sketch is {potential.shape[0]} x {potential.shape[1]} sites; the explorer's "
                                  f"wire is {self.wire.length} x {self.wire.width}")
             return potential
-        return np.zeros((self.wire.length, self.wire.width))
+        if name == "disorder":
+            return preset_potential(name, self.wire, strength=self.disorder.value, seed=seed)
+        return preset_potential(name, self.wire)
 
     # -- computing (in the background thread) -------------------------------------------------------------------
     def refresh(self) -> None:
@@ -170,11 +166,10 @@ class FingerprintExplorer(widgets.VBox):
         self.progress.stop()
         show_message(self.message, f"{type(error).__name__}: {error}")
 
-    def _onsite(self, potential: np.ndarray) -> np.ndarray:
-        return background(self.wire) + potential
-
     def _update(self) -> None:
-        flux, energy, energies = self.flux, float(self.energy.value), self.energies
+        flux, energies = self.flux, self.energies
+        curve = Measurement(self.wire, flux, float(self.energy.value))
+        grid = Measurement(self.wire, flux, energies)
         samples = [self.sample(self.seed_a.value), self.sample(self.seed_b.value)]
         self.progress.start(f"G(Φ) of samples A and B, and the G(Φ, E) map ({flux.size} x {energies.size} points)")
         self.map_figure.title = "sample A: G(Φ, E) [e²/h], computing…"
@@ -183,8 +178,7 @@ class FingerprintExplorer(widgets.VBox):
 
         def conductance_map() -> None:
             try:
-                computed["map"] = np.asarray(conductance(self.wire, self._onsite(samples[0]), flux, energies,
-                                                         progress=self.progress.report))
+                computed["map"] = grid.conductance(grid.onsite(samples[0]), progress=self.progress.report)
             except Exception as error:  # re-raised below, in the panel's compute thread, which shows it
                 computed["error"] = error
 
@@ -192,30 +186,31 @@ class FingerprintExplorer(widgets.VBox):
         # computed alongside the curves, whose first call is mostly a compilation on one core.
         map_thread = threading.Thread(target=conductance_map, name="magwidgets-explorer-map", daemon=True)
         map_thread.start()
-        curves = np.stack([np.asarray(conductance(self.wire, self._onsite(v), flux, energy)) for v in samples])
-        again = np.asarray(conductance(self.wire, self._onsite(self.sample(self.seed_a.value)), flux, energy))
+        curves = np.stack([curve.conductance(curve.onsite(v)) for v in samples])
+        again = curve.conductance(curve.onsite(self.sample(self.seed_a.value)))
         self._samples, self._curves = samples, curves
         with self.curves.hold_sync():
             self.curves.x, self.curves.y = flux, curves
         for site_map, potential in zip(self.potential_maps, samples):
             site_map.show(potential)
         self.comparison.value = (
-            f"sample A computed twice from its seed: max |ΔG| = {np.max(np.abs(again - curves[0])):.1e} e²/h "
-            f"(the same sample, the same fingerprint); samples A and B differ by rms ΔG = "
-            f"{np.sqrt(np.mean((curves[0] - curves[1]) ** 2)):.2f} e²/h.")
+            f"Each sample has its own fingerprint: samples A and B differ by rms ΔG = "
+            f"{np.sqrt(np.mean((curves[0] - curves[1]) ** 2)):.2f} e²/h. Drawn again from its seed, sample A gives "
+            f"the same curve (max |ΔG| = {np.max(np.abs(again - curves[0])):.1e} e²/h): the pattern is reproducible.")
         self._update_wavefunction()
         if map_thread.is_alive():
             self.progress.step(f"G(Φ, E) map ({flux.size} x {energies.size} points)")
         map_thread.join()
         if "error" in computed:
             raise computed["error"]
-        grid = computed["map"]
+        values = computed["map"]
         with self.conductance_map.hold_sync(), self.map_colours.hold_sync():
             self.conductance_map.x, self.conductance_map.y = flux, energies
-            self.map_colours.min, self.map_colours.max = float(grid.min()), float(max(grid.max(), grid.min() + 1e-9))
-            self.conductance_map.color = grid.T
+            self.map_colours.min = float(values.min())
+            self.map_colours.max = float(max(values.max(), values.min() + 1e-9))
+            self.conductance_map.color = values.T
         self.map_figure.title = "sample A: G(Φ, E) [e²/h]"
-        self.conductance_grid = grid
+        self.conductance_grid = values
         self.progress.stop()
 
     def _update_wavefunction(self) -> None:
@@ -223,7 +218,8 @@ class FingerprintExplorer(widgets.VBox):
             return
         flux = float(self.flux[self.point.value])
         energy = float(self.energy.value)
-        intensity = wavefunction_intensity(self.wire, self._onsite(self._samples[0]), flux, energy)
+        measurement = Measurement(self.wire, flux, energy)
+        intensity = measurement.wavefunction_intensity(measurement.onsite(self._samples[0]), flux, energy)
         self.wavefunction_map.show(np.asarray(intensity), f"sample A: |ψ|² at Φ/Φ0 = {flux:.4f}, E = {energy:g}")
         top = float(np.max(self._curves)) if self._curves.size else 1.0
         with self.marker.hold_sync():

@@ -15,7 +15,7 @@ import numpy as np
 import traitlets
 
 from ..core import Wire
-from ..core.potentials import aharonov_bohm_ring, anderson_disorder, background, gaussian_antidot
+from ..core.potentials import PRESETS, gaussian_antidot, onsite_energy, preset_potential
 from ..io import potential_to_csv, potential_to_npy, read_potential, validate_potential
 from ._common import download_link, message_line, read_upload, show_message
 from .maps import DIVERGING_COLOURS
@@ -24,8 +24,6 @@ HISTORY_LENGTH = 100
 """How many steps :meth:`PotentialSketcher.undo` can go back."""
 
 TOOLS = (("Raise", "raise"), ("Lower", "lower"), ("Antidot", "antidot"), ("Erase", "erase"))
-PRESETS = (("Clean wire", "clean"), ("One antidot", "antidot"), ("Anderson disorder", "disorder"),
-           ("Aharonov-Bohm ring", "ring"))
 
 
 
@@ -84,7 +82,8 @@ class PotentialSketcher(widgets.VBox):
         self.redo_button.add_class("mw-redo")
         self.redo_button.on_click(lambda _: self.redo())
 
-        self.preset = widgets.Dropdown(options=PRESETS, value="antidot", description="Preset")
+        self.preset = widgets.Dropdown(options=[(preset.label, name) for name, preset in PRESETS.items()],
+                                      value="antidot", description="Preset")
         self.preset.add_class("mw-preset")
         self.apply_button = widgets.Button(description="Apply")
         self.apply_button.add_class("mw-preset-apply")
@@ -128,7 +127,7 @@ class PotentialSketcher(widgets.VBox):
     @property
     def onsite(self) -> np.ndarray:
         """The full on-site energy h(x, y) = background(wire) + V(x, y) that the solvers take, shape (L, W)."""
-        return background(self._wire) + self.potential
+        return onsite_energy(self._wire, self.potential)
 
     @property
     def _shape(self) -> tuple[int, int]:
@@ -267,23 +266,16 @@ class PotentialSketcher(widgets.VBox):
             :func:`~magwidgets.core.potentials.aharonov_bohm_ring` (``inner_radius``, ``outer_radius``,
             ``height``).
         """
-        if name == "clean":
-            if options:
-                raise TypeError(f"the clean preset takes no options, got {sorted(options)}")
-            new = self._zeros()
-        elif name == "antidot":
-            where = dict(x=self._wire.length // 2, y=round(self._wire.width / 3), amplitude=10.0, radius=2.0)
-            new = gaussian_antidot(self._wire, **{**where, **options})
-        elif name == "disorder":
-            strength = float(options.pop("strength", self.disorder_strength.value))
-            seed = int(options.pop("seed", self.disorder_seed.value))
-            new = anderson_disorder(self._wire, strength=strength, seed=seed, **options)
-            # The controls show the sample on the map, so that it can be drawn again.
-            self.disorder_strength.value, self.disorder_seed.value = strength, seed
-        elif name == "ring":
-            new = aharonov_bohm_ring(self._wire, **options)
-        else:
-            raise ValueError(f"unknown preset {name!r}; expected one of {[value for _, value in PRESETS]}")
+        if name == "disorder":
+            # the controls show the sample on the map, so that it can be drawn again
+            options.setdefault("strength", float(self.disorder_strength.value))
+            options.setdefault("seed", int(self.disorder_seed.value))
+        try:
+            new = preset_potential(name, self._wire, **options)
+        except TypeError as error:  # an option the preset does not take
+            raise TypeError(f"preset {name!r}: {error}") from None
+        if name == "disorder":
+            self.disorder_strength.value, self.disorder_seed.value = options["strength"], options["seed"]
         self.set_potential(new)
         self.preset.value = name  # the chooser names what is on the map
 

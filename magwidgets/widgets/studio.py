@@ -19,8 +19,6 @@ import ipywidgets as widgets
 import jax
 import numpy as np
 
-from ..core import conductance, wavefunction_intensity
-from ..core.potentials import background
 from ..design import Optimizer
 from ..design.optimize import OPTIMIZERS
 from ..session.autosave import AUTOSAVE_SECONDS, Autosave, find_autosave, list_autosaves, new_autosave, served
@@ -224,8 +222,7 @@ class DesignStudio(widgets.VBox):
         if task.is_map:  # the figure shows one energy cut of a map; N is W for ideal leads anyway
             self._channel_line.x, self._channel_line.y = np.zeros(0), np.zeros(0)
             return
-        clean = np.full((task.wire.length, task.wire.width), background(task.wire))
-        channels = np.asarray(conductance(task.wire, clean, task.flux, task.energy))
+        channels = task.measurement.open_channels
         with self._channel_line.hold_sync():
             self._channel_line.x, self._channel_line.y = task.flux, channels
 
@@ -419,9 +416,10 @@ class DesignStudio(widgets.VBox):
                                        "kept; Run continues from them, Reset starts over.")
         elif state in ("stopped", "finished") and self.runner is not None and self.runner.driver is not None:
             design = self.runner.driver
-            self._previous = (design.objective.parametrisation.describe(), design.best_point().params)
-            self._show_family(self.runner.driver)
-            self._offer_downloads(self.runner.driver)
+            self._previous = (self.task.parametrisation().describe(), design.best_point().params)
+            result = design.result()
+            self._show_family(result, design.n_starts)
+            self._offer_downloads(result, design.target, design.seed)
 
     def _set_buttons(self, state: str, message: Optional[str] = None) -> None:
         self.controls.show(state, (self.task_picker,) + self._settings + (self.steps_box,), message)
@@ -451,30 +449,30 @@ class DesignStudio(widgets.VBox):
     def _design_field(self, snapshot: Snapshot) -> np.ndarray:
         if self.task.solves_magnetisation:
             return np.cos(snapshot.theta)
-        return np.asarray(snapshot.onsite) - background(self.task.wire)
+        return self.task.measurement.potential(snapshot.onsite)
 
     def _show_wavefunction(self, snapshot: Snapshot) -> None:
         task, index = self.task, int(self.wavefunction_flux.value)
         energy = float(np.atleast_1d(task.energy)[self._cut_energy_index])
-        intensity = wavefunction_intensity(task.wire, snapshot.onsite, float(task.flux[index]), energy, snapshot.theta)
-        self.wavefunction_map.show(np.asarray(intensity), f"|ψ|² at Φ/Φ0 = {task.flux[index]:.4f}, E = {energy:g}")
+        intensity = task.measurement.wavefunction_intensity(snapshot.onsite, task.flux[index], energy, snapshot.theta)
+        self.wavefunction_map.show(intensity, f"|ψ|² at Φ/Φ0 = {task.flux[index]:.4f}, E = {energy:g}")
 
     def _on_wavefunction_flux(self, change) -> None:
         if self.runner is not None and self.runner.latest is not None and self.runner.state != "running":
             with self._frame_lock:
                 self._show_wavefunction(self.runner.latest)
 
-    def _show_family(self, design: Design) -> None:
-        if design.n_starts == 1:
+    def _show_family(self, result, n_starts: int) -> None:
+        if n_starts == 1:
             self.family_area.layout.display = "none"
             return
-        fields = jax.vmap(design.objective.fields)(design.state.best.params)
-        values = np.cos(np.asarray(fields[1])) if self.task.solves_magnetisation else np.asarray(fields[0])
+        onsite, theta = self.task.problem().fields_of_starts(result.family)
+        values = np.cos(theta) if self.task.solves_magnetisation else onsite
         self.family_map.show(values.std(axis=0))
         figure, _, _ = curve_figure("best cost of each start", "start", "cost", log_y=self.task.loss_kind == "mse")
         self.family_losses.scales = dict(x=figure.axes[0].scale, y=figure.axes[1].scale)
-        self.family_losses.x = np.arange(design.n_starts, dtype=float)
-        self.family_losses.y = np.asarray(design.state.best.loss, float)
+        self.family_losses.x = np.arange(n_starts, dtype=float)
+        self.family_losses.y = np.asarray(result.family_loss, float)
         figure.marks = [self.family_losses]
         self.family_area.children = [figure, self.family_map.figure]
         self.family_area.layout.display = "flex"
@@ -486,12 +484,11 @@ class DesignStudio(widgets.VBox):
             return None
         return self.runner.driver.result()
 
-    def _offer_downloads(self, design: Design) -> None:
-        task, result = self.task, design.result()
-        target = np.asarray(design.data["target"]).reshape(design.objective.shape)
+    def _offer_downloads(self, result, target: np.ndarray, seed: int) -> None:
+        task = self.task
         with tempfile.TemporaryDirectory() as folder:
             path = os.path.join(folder, "design.npz")
-            save_design_result(path, result, seed=design.seed, target=target, truth=self._truth)
+            save_design_result(path, result, seed=seed, target=target, truth=self._truth)
             with open(path, "rb") as archive:
                 archive_bytes = archive.read()
         conductance = np.asarray(result.conductance)

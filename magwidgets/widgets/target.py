@@ -18,6 +18,7 @@ from bqplot.interacts import HandDraw
 from scipy.ndimage import gaussian_filter1d
 
 from ..design.config import CURVES
+from ..design.problem import SEED000
 from ..io import curves_to_csv, read_conductance_csv, trace_silhouette
 from ._common import download_link, message_line, read_upload, show_message
 
@@ -64,7 +65,7 @@ class TargetSketcher(widgets.VBox):
     target = traitlets.Any()
     weights = traitlets.Any()
 
-    def __init__(self, flux: np.ndarray = np.linspace(0, 0.12 / np.pi, 101), target: Optional[np.ndarray] = None,
+    def __init__(self, flux: np.ndarray = SEED000.flux, target: Optional[np.ndarray] = None,
                  conductance_range: tuple[float, float] = (0.0, 12.0)) -> None:
         super().__init__()
         flux = np.array(flux, dtype=float)

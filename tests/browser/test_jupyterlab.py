@@ -27,7 +27,7 @@ def test_panel_renders_in_jupyterlab(browser, jupyter_lab, artifacts):
                     raise
         page.wait_for_selector(".jp-OutputArea-output img", state="visible")  # the G(flux) plot
         # the explorer's first sweep has run in its background thread and reached the page
-        page.locator(".mw-fingerprint-compare", has_text="the same sample, the same fingerprint").wait_for()
+        page.locator(".mw-fingerprint-compare", has_text="the pattern is reproducible").wait_for()
         page.locator(".mw-fingerprint-figure").scroll_into_view_if_needed()
         assert page.locator("text=Error displaying widget").count() == 0
         assert page.locator(".mw-fingerprint-figure").count() == 1
