@@ -28,6 +28,15 @@ SEED004_ANGLE_RANGE = (0.0, 1.0)
 
 
 @dataclass(frozen=True)
+class TaskStart:
+    """What a task starts from: the hidden sample (``potential`` and, for a magnetisation, ``theta``; empty for a
+    drawn-curve task) and the target it produces (None for a drawn-curve task)."""
+
+    truth: dict
+    target: Optional[np.ndarray]
+
+
+@dataclass(frozen=True)
 class Task:
     """One inverse problem of the studio.
 
@@ -95,6 +104,13 @@ class Task:
         if self.solves_magnetisation:
             return dict(potential=np.zeros(shape), theta=rng.uniform(*SEED004_ANGLE_RANGE, shape))
         return dict(potential=self.problem().known_sites(rng.uniform(*SEED004_POTENTIAL_RANGE, shape))[0])
+
+    def start(self, seed: int = 0) -> TaskStart:
+        """The task's starting sample and its target, in one call (what the studio shows when the task is picked)."""
+        if self.target_from != "truth":
+            return TaskStart({}, None)
+        truth = self.default_truth(seed)
+        return TaskStart(truth, self.truth_conductance(truth["potential"], truth.get("theta")))
 
     def truth_conductance(self, potential: np.ndarray, theta: Optional[np.ndarray] = None) -> np.ndarray:
         """The target of a sample with potential V (and angles ``theta``): its G on this task's grid, with the

@@ -73,6 +73,7 @@ class DesignStudio(widgets.VBox):
         self._previous: Optional[tuple[dict, object]] = None
         self._target_map: Optional[np.ndarray] = None
         self._truth: dict = {}
+        self._sketch_sets_target = True  # a sketched truth's target follows the sketch
         self._hand_draw: dict[int, Optional[bqplot.interacts.Interaction]] = {}  # per flux-grid length
 
         self.task_picker = tagged(widgets.Dropdown(options=[(t.label, t.name) for t in TASKS.values()], value=task,
@@ -172,16 +173,18 @@ class DesignStudio(widgets.VBox):
         self.wavefunction_flux.max = len(task.flux) - 1
         self.wavefunction_flux.value = len(task.flux) // 2
         shape = (task.wire.length, task.wire.width)
-        self._truth = task.default_truth(self.seed_box.value) if task.target_from == "truth" else {}
+        start = task.start(self.seed_box.value)
+        self._truth = start.truth
         if task.solves_magnetisation:
             self.truth_map.show(np.cos(self._truth["theta"]))
             self.sample_area.children = [self.truth_map.figure]
-            self._set_truth_target()
         elif task.target_from == "truth":
             self.sample_area.children = [self.potential_sketcher]
-            self.potential_sketcher.set_wire(task.wire, self._truth["potential"])  # fires the target update
+            self._show_sample(task, self._truth["potential"])  # its target comes with the task's start
         else:
             self.sample_area.children = []
+        if start.target is not None:
+            self._show_target(start.target)
         self.design_map.figure.title = "design: m_z = cos θ" if task.solves_magnetisation else "design: potential V"
         self.family_map.figure.title = ("where the starts differ: spread of " +
                                         ("m_z" if task.solves_magnetisation else "V"))
@@ -235,16 +238,22 @@ class DesignStudio(widgets.VBox):
         figure.marks = [self.loss_lines]
         return figure
 
-    def _on_sketch_change(self, change) -> None:
-        if self.task.target_from == "truth" and not self.task.solves_magnetisation:
-            self._truth = dict(potential=np.array(change["new"], float))
-            self._set_truth_target()
+    def _show_sample(self, task: Task, potential: np.ndarray) -> None:
+        """Put a sample on the sketcher without deriving a target from it (the caller has the target)."""
+        self._sketch_sets_target = False
+        try:
+            self.potential_sketcher.set_wire(task.wire, potential)
+        finally:
+            self._sketch_sets_target = True
 
-    def _set_truth_target(self) -> None:
+    def _on_sketch_change(self, change) -> None:
+        if self._sketch_sets_target and self.task.target_from == "truth" and not self.task.solves_magnetisation:
+            self._truth = dict(potential=np.array(change["new"], float))
+            self._show_target(self.task.truth_conductance(self._truth["potential"]))
+
+    def _show_target(self, values: np.ndarray) -> None:
         """The target of a "truth" task: the conductance of the sketched (or random) sample."""
-        task = self.task
-        values = task.truth_conductance(self._truth["potential"], self._truth.get("theta"))
-        self._target_map = values if task.is_map else None
+        self._target_map = values if self.task.is_map else None
         # derived from the sample, so not an undo step of its own (the sketcher's undo covers it)
         self.target_sketcher.set_target(self._display_cut(values), record=False)
 
@@ -359,7 +368,7 @@ class DesignStudio(widgets.VBox):
             if task.solves_magnetisation:
                 self.truth_map.show(np.cos(self._truth["theta"]))
             else:
-                self.potential_sketcher.set_wire(task.wire, self._truth["potential"])
+                self._show_sample(task, self._truth["potential"])
         if task.is_map:
             self._target_map = arrays["target"]
         self.target_sketcher.set_target(self._display_cut(arrays["target"]), arrays.get("weights"), record=False)
