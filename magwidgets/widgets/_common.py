@@ -25,7 +25,9 @@ class RunButtons:
 
     Pause and Stop only set the runner's flags; Run and Reset call the panel's ``on_run`` and ``on_reset``.
     ``runner`` returns the panel's current LiveRun (or None). :meth:`show` reflects a run state in the buttons,
-    the status line and the panel's setting ``inputs`` (locked while a run is under way).
+    the status line and the panel's setting ``inputs`` (locked while a run is under way). While a run is being
+    built and compiled (seconds the first time on a grid), ``progress`` says so with the elapsed time, refreshed
+    every second; the panel's build can name its stages with ``progress.step(text)``.
     """
 
     def __init__(self, on_run: Callable, on_reset: Callable, runner: Callable) -> None:
@@ -34,6 +36,7 @@ class RunButtons:
         self.stop = tagged(widgets.Button(description="Stop", button_style="danger", icon="stop"), "mw-stop")
         self.reset = tagged(widgets.Button(description="Reset", icon="undo"), "mw-reset")
         self.status = tagged(widgets.HTML("idle"), "mw-status")
+        self.progress = ProgressLine("mw-run-progress", interval=0.5)
         self._runner = runner
         self.run.on_click(on_run)
         self.reset.on_click(on_reset)
@@ -56,6 +59,10 @@ class RunButtons:
         if runner is not None and runner.run_requested:
             status += " · runs when ready"
         self.status.value = status
+        if state != "compiling":
+            self.progress.stop()
+        elif not self.progress.active:
+            self.progress.start("preparing the run: building it and compiling its steps")
         self.run.disabled = state == "running" or (state == "queued" and under_way)
         self.pause.disabled = state not in ("running", "compiling", "queued")
         self.stop.disabled = not under_way
@@ -172,6 +179,11 @@ class ProgressLine:
             generation = self._generation
         self._render()
         threading.Thread(target=self._tick, args=(generation,), name="magwidgets-progress", daemon=True).start()
+
+    @property
+    def active(self) -> bool:
+        """True between :meth:`start` and :meth:`stop`."""
+        return self._task is not None
 
     def step(self, task: str) -> None:
         """Go on with another task of the same computation (the elapsed time keeps counting)."""

@@ -134,7 +134,8 @@ class DesignStudio(widgets.VBox):
                              widgets.VBox([self.wavefunction_map.figure, self.wavefunction_flux])])
         resuming = widgets.HBox([self.resume_box, self.resume_button, self.autosave_line],
                                 layout=dict(align_items="center"))
-        self.children = [self.task_picker, settings, buttons, readouts, resuming, self.message,
+        self.children = [self.task_picker, settings, buttons, readouts, self.controls.progress.line, resuming,
+                         self.message,
                          widgets.HBox([self.target_area, self.loss_area]), maps, self.family_area, self.downloads]
         self.set_task(task, prepare=prepare)
         if not served():  # one user's own notebook: offer the run a dead kernel left behind

@@ -119,7 +119,7 @@ class VMCPanel(widgets.VBox):
             widgets.HBox([self.run_button, self.pause_button, self.stop_button, self.reset_button, self.evaluate_button]),
             widgets.HBox([self.step_readout, self.energy_readout, self.acceptance_readout, self.variance_readout,
                           self.status]),
-            self.message, self.result,
+            self.controls.progress.line, self.message, self.result,
             widgets.HBox([self.energy_figure, self.walker_figure]),
         ]
         self.reset(prepare)
@@ -170,7 +170,10 @@ class VMCPanel(widgets.VBox):
         def build() -> VMC:
             run = VMC(system, walkers=walkers, optimizer=optimizer, learning_rate=rate, seed=seed, snapshot_every=5)
             if pretraining:   # in the worker, like compilation: the panel stays responsive
+                self.controls.progress.step(f"preparing the run: fitting the orbitals to Hartree-Fock's "
+                                            f"({pretraining} iterations)")
                 run.pretrain(pretraining)
+                self.controls.progress.step("preparing the run: compiling one iteration")
             return run
 
         self.runner = LiveRun(build, self._render, self._on_state, min_interval=self.min_interval)
