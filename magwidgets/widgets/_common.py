@@ -70,6 +70,16 @@ class RunButtons:
             control.disabled = under_way
 
 
+def section(title: str, *children: widgets.Widget) -> widgets.VBox:
+    """A titled group of a panel's controls or figures (what they are about: problem, optimiser, run, ...)."""
+    heading = widgets.HTML(f'<div style="font-family: sans-serif; font-size: 13px; font-weight: 600; '
+                           f'color: #444444; border-bottom: 1px solid #dddddd; margin: 6px 0 2px 0">'
+                           f'{html.escape(title)}</div>')
+    box = widgets.VBox([heading, *children])
+    box.add_class("mw-section")
+    return box
+
+
 def message_line() -> widgets.HTML:
     """An empty message line (CSS class ``mw-message``) under a panel's controls."""
     line = widgets.HTML("")

@@ -21,8 +21,9 @@ G(Φ) of two disordered samples side by side.
 class Dashboard(widgets.VBox):
     """The dashboard: an introduction, then the :class:`DesignStudio` and :class:`FingerprintExplorer` tabs.
 
-    The explorer computes its first sweep only when its tab is first opened, so the page's first seconds go to
-    compiling the studio's default run.
+    The explorer computes its first sweep, and is drawn, only when its tab is first opened: the page's first
+    seconds go to compiling the studio's default run, and no figure is laid out in a hidden tab (where it would
+    have no size).
     """
 
     def __init__(self, task: str = "identify_defect", *, prepare: bool = True) -> None:
@@ -30,10 +31,13 @@ class Dashboard(widgets.VBox):
         self.add_class("mw-dashboard")
         self.studio = DesignStudio(task, prepare=prepare)
         self.explorer = FingerprintExplorer(start=False)
-        self.tabs = widgets.Tab(children=[self.studio, self.explorer], titles=["Design studio", "Fingerprint explorer"])
+        self._explorer_page = widgets.VBox()
+        self.tabs = widgets.Tab(children=[self.studio, self._explorer_page],
+                                titles=["Design studio", "Fingerprint explorer"])
         self.tabs.observe(self._on_tab, names="selected_index")
         self.children = [widgets.HTML(INTRODUCTION), self.tabs]
 
     def _on_tab(self, change) -> None:
         if change["new"] == 1 and not self.explorer.started:
+            self._explorer_page.children = [self.explorer]
             self.explorer.refresh()

@@ -17,7 +17,7 @@ from ..core import Wire
 from ..core.potentials import PRESETS, preset_potential
 from ..design.problem import SEED000, Measurement
 from ._common import LatestOnly, ProgressLine, message_line, show_message
-from .maps import SiteMap, curve_figure
+from .maps import TITLE_STYLE, VIRIDIS_COLOURS, ColourBar, SiteMap, curve_figure, legend
 from .sketch import PotentialSketcher
 
 SAMPLES = [(PRESETS[name].label, name) for name in ("disorder", "antidot", "ring", "clean")] + [("My sketch", "sketch")]
@@ -53,7 +53,10 @@ class FingerprintExplorer(widgets.VBox):
         self.wire, self.n_flux, self.n_energy = wire, int(n_flux), int(n_energy)
         self.sketcher = sketcher if sketcher is not None else PotentialSketcher(wire)
         self.sketcher.observe(lambda change: self.preset.value == "sketch" and self.refresh(), names="potential")
-        self.sketch_area = widgets.VBox([self.sketcher] if sketcher is None else [], layout=dict(display="none"))
+        # the explorer's own sketcher is put on the page only while "My sketch" is chosen: a figure laid out
+        # while hidden has no size
+        self._owns_sketcher = sketcher is None
+        self.sketch_area = widgets.VBox()
         self.message = message_line()
         # What is being computed: a new grid's leads take seconds (2121 points for the 30 x 30 map).
         self.progress = ProgressLine("mw-explorer-progress")
@@ -74,8 +77,13 @@ class FingerprintExplorer(widgets.VBox):
         self.energy = control(widgets.FloatSlider(value=SEED000.energy, min=0.05, max=band_top - 0.05, step=0.05,
                                                   description="E / t", continuous_update=False), "mw-energy")
         self.flux_range = control(widgets.FloatRangeSlider(value=(0.0, float(SEED000.flux[-1])), min=0.0, max=0.1, step=0.001,
-                                                           readout_format=".3f", description="Φ/Φ0 range",
+                                                           readout=False, description="Φ/Φ0 range",
                                                            continuous_update=False), "mw-flux-range")
+        # the slider's own readout box is too narrow for two numbers; this one shows the whole range
+        self.flux_readout = widgets.HTML(layout=dict(width="120px"))
+        self.flux_readout.add_class("mw-flux-range-readout")
+        self.flux_range.observe(lambda change: self._show_flux_range(), names="value")
+        self._show_flux_range()
         self.point = widgets.IntSlider(value=self.n_flux // 2, min=0, max=self.n_flux - 1, description="Φ index",
                                        continuous_update=False)
         self.point.add_class("mw-explorer-point")
@@ -86,8 +94,9 @@ class FingerprintExplorer(widgets.VBox):
         figure, x_scale, y_scale = curve_figure("fingerprints G(Φ)", FLUX_LABEL, "G [e²/h]",
                                                 css_class="mw-fingerprint-figure")
         self.curves = bqplot.Lines(x=np.zeros(0), y=np.zeros((2, 0)), colors=list(SAMPLE_COLOURS),
-                                   labels=["sample A", "sample B"], display_legend=True,
-                                   scales=dict(x=x_scale, y=y_scale))
+                                   labels=["sample A", "sample B"], scales=dict(x=x_scale, y=y_scale))
+        self.curve_legend = legend([("sample A", SAMPLE_COLOURS[0], False), ("sample B", SAMPLE_COLOURS[1], False),
+                                    ("Φ of the |ψ|² map", "#444444", True)], "mw-fingerprint-legend")
         self.marker = bqplot.Lines(x=np.zeros(2), y=np.zeros(2), colors=["#444444"], line_style="dashed",
                                    scales=dict(x=x_scale, y=y_scale))
         # a click on the curves picks the flux of the wavefunction map
@@ -99,28 +108,30 @@ class FingerprintExplorer(widgets.VBox):
 
         self.map_x = bqplot.LinearScale()
         self.map_y = bqplot.LinearScale()
-        self.map_colours = bqplot.ColorScale(scheme="viridis")
+        self.map_colours = bqplot.ColorScale(colors=VIRIDIS_COLOURS)
         self.conductance_map = bqplot.HeatMap(x=np.arange(2.0), y=np.arange(2.0), color=np.zeros((2, 2)),
                                               scales=dict(x=self.map_x, y=self.map_y, color=self.map_colours))
         self.map_figure = bqplot.Figure(
-            marks=[self.conductance_map], title="sample A: G(Φ, E) [e²/h]", padding_x=0, padding_y=0,
+            marks=[self.conductance_map], title_style=dict(TITLE_STYLE), title="sample A: G(Φ, E) [e²/h]", padding_x=0, padding_y=0,
             axes=[bqplot.Axis(scale=self.map_x, label=FLUX_LABEL),
-                  bqplot.Axis(scale=self.map_y, side="left", label="E / t"),
-                  bqplot.ColorAxis(scale=self.map_colours, side="right")],
-            layout=dict(width="420px", height="300px"), fig_margin=dict(top=40, bottom=45, left=50, right=90),
+                  bqplot.Axis(scale=self.map_y, side="left", label="E / t")],
+            layout=dict(width="400px", height="300px"), fig_margin=dict(top=40, bottom=50, left=55, right=20),
             animation_duration=0)
         self.map_figure.add_class("mw-conductance-map")
+        self.map_colour_bar = ColourBar(VIRIDIS_COLOURS, "G [e²/h]", height=170)
         shape = (wire.length, wire.width)
         self.potential_maps = [SiteMap(f"sample {name}: potential V", shape, symmetric=True, label="V (t)")
                                for name in "AB"]
         self.wavefunction_map = SiteMap("sample A: |ψ|²", shape, "mw-explorer-wavefunction", label="|ψ|²")
 
         controls = widgets.HBox([widgets.VBox([self.preset, self.disorder, widgets.HBox([self.seed_a, self.seed_b])]),
-                                 widgets.VBox([self.energy, self.flux_range, self.point])])
+                                 widgets.VBox([self.energy, widgets.HBox([self.flux_range, self.flux_readout]),
+                                               self.point])])
         self.children = [controls, self.sketch_area, self.message, self.progress.line, self.comparison,
-                         widgets.HBox([self.curve_figure, self.map_figure]),
-                         widgets.HBox([self.potential_maps[0].figure, self.potential_maps[1].figure,
-                                       self.wavefunction_map.figure])]
+                         widgets.HBox([widgets.VBox([self.curve_legend, self.curve_figure]),
+                                       widgets.HBox([self.map_figure, self.map_colour_bar.widget])]),
+                         widgets.HBox([self.potential_maps[0].widget, self.potential_maps[1].widget,
+                                       self.wavefunction_map.widget], layout=dict(flex_flow="row wrap"))]
         self._samples: list[np.ndarray] = []
         self._curves = np.zeros((2, 0))
         self.started = False
@@ -128,6 +139,10 @@ class FingerprintExplorer(widgets.VBox):
             self.refresh()
 
     # -- inputs -------------------------------------------------------------------------------------------------
+    def _show_flux_range(self) -> None:
+        low, high = self.flux_range.value
+        self.flux_readout.value = f"{low:.3f} – {high:.3f}"
+
     @property
     def flux(self) -> np.ndarray:
         low, high = self.flux_range.value
@@ -154,7 +169,8 @@ class FingerprintExplorer(widgets.VBox):
     def refresh(self) -> None:
         """Recompute both samples' fingerprints, the map and the wavefunction (in the background)."""
         self.started = True
-        self.sketch_area.layout.display = "flex" if self.preset.value == "sketch" else "none"
+        if self._owns_sketcher:
+            self.sketch_area.children = [self.sketcher] if self.preset.value == "sketch" else []
         self.disorder.disabled = self.seed_a.disabled = self.seed_b.disabled = self.preset.value != "disorder"
         show_message(self.message, "")
         self._compute.submit(self._update, "sweep")
@@ -209,6 +225,7 @@ class FingerprintExplorer(widgets.VBox):
             self.map_colours.min = float(values.min())
             self.map_colours.max = float(max(values.max(), values.min() + 1e-9))
             self.conductance_map.color = values.T
+        self.map_colour_bar.show(self.map_colours.min, self.map_colours.max)
         self.map_figure.title = "sample A: G(Φ, E) [e²/h]"
         self.conductance_grid = values
         self.progress.stop()
@@ -220,7 +237,7 @@ class FingerprintExplorer(widgets.VBox):
         energy = float(self.energy.value)
         measurement = Measurement(self.wire, flux, energy)
         intensity = measurement.wavefunction_intensity(measurement.onsite(self._samples[0]), flux, energy)
-        self.wavefunction_map.show(np.asarray(intensity), f"sample A: |ψ|² at Φ/Φ0 = {flux:.4f}, E = {energy:g}")
+        self.wavefunction_map.show(np.asarray(intensity), f"sample A: |ψ|² at Φ/Φ0 = {flux:.4f}")
         top = float(np.max(self._curves)) if self._curves.size else 1.0
         with self.marker.hold_sync():
             self.marker.x, self.marker.y = np.array([flux, flux]), np.array([0.0, top])

@@ -18,7 +18,7 @@ from ..core import Wire
 from ..core.potentials import PRESETS, gaussian_antidot, onsite_energy, preset_potential
 from ..io import potential_to_csv, potential_to_npy, read_potential, validate_potential
 from ._common import download_link, message_line, read_upload, show_message
-from .maps import DIVERGING_COLOURS
+from .maps import TITLE_STYLE, DIVERGING_COLOURS, ColourBar, site_ticks
 
 HISTORY_LENGTH = 100
 """How many steps :meth:`PotentialSketcher.undo` can go back."""
@@ -68,7 +68,8 @@ class PotentialSketcher(widgets.VBox):
 
         self.tool = widgets.ToggleButtons(options=TOOLS, value="raise", description="Brush",
                                           tooltips=["Add a Gaussian bump", "Add a Gaussian dip",
-                                                    "Stamp a Gaussian antidot", "Set sites back to 0"])
+                                                    "Stamp a Gaussian antidot", "Set sites back to 0"],
+                                          style=dict(button_width="76px"))
         self.tool.add_class("mw-brush")
         self.radius = widgets.FloatSlider(value=2.0, min=0.5, max=8.0, step=0.5, description="Radius")
         self.radius.add_class("mw-brush-radius")
@@ -106,7 +107,7 @@ class PotentialSketcher(widgets.VBox):
 
         self._build_figure(start)
         super().__init__(children=[
-            self.figure,
+            widgets.HBox([self.figure, self._colour_bar.widget]),
             widgets.HBox([self.tool]),
             widgets.HBox([self.radius, self.strength]),
             widgets.HBox([self.undo_button, self.redo_button, self.preset, self.apply_button]),
@@ -115,6 +116,10 @@ class PotentialSketcher(widgets.VBox):
             self.message,
         ])
         self.add_class("mw-potential-sketcher")
+        self.layout.width = "470px"  # the map and its colour bar; the controls wrap below them
+        for row in self.children[1:]:
+            if isinstance(row, widgets.HBox):
+                row.layout.flex_flow = "row wrap"
         self.potential = start
 
     # --- the state ----------------------------------------------------------------------------------------------
@@ -349,16 +354,14 @@ class PotentialSketcher(widgets.VBox):
             interactions={},  # no 'select': its `selected` trait is broken with ipywidgets 8 (bqplot #1632)
         )
         self.heatmap.on_element_click(self._on_cell_click)
-        axes = [
-            bqplot.Axis(scale=x_scale, label="x (along the wire)"),
-            bqplot.Axis(scale=y_scale, label="y (across)", side="left"),
-            bqplot.ColorAxis(scale=self._colour_scale, label="V (t)", side="right"),
-        ]
-        self.figure = bqplot.Figure(marks=[self.heatmap], axes=axes, padding_x=0.0, padding_y=0.0,
-                                    animation_duration=0,
-                                    fig_margin=dict(top=20, bottom=50, left=60, right=90),
-                                    layout=widgets.Layout(width="520px", height="440px"))
+        self._x_axis = bqplot.Axis(scale=x_scale, label="x (along the wire)", tick_values=site_ticks(length))
+        self._y_axis = bqplot.Axis(scale=y_scale, label="y (across)", side="left", tick_values=site_ticks(width))
+        self.figure = bqplot.Figure(marks=[self.heatmap], axes=[self._x_axis, self._y_axis], padding_x=0.0,
+                                    padding_y=0.0, animation_duration=0, title_style=dict(TITLE_STYLE), title="sample: potential V (click to draw)",
+                                    fig_margin=dict(top=40, bottom=50, left=55, right=20),
+                                    layout=widgets.Layout(width="380px", height="360px"))
         self.figure.add_class("mw-potential-figure")
+        self._colour_bar = ColourBar(DIVERGING_COLOURS, "V (t)", height=230)
 
     def _set_map_grid(self) -> None:
         length, width = self._shape
@@ -367,6 +370,7 @@ class PotentialSketcher(widgets.VBox):
             self.heatmap.color = self._zeros().T
             self.heatmap.row = np.arange(width + 1) - 0.5
             self.heatmap.column = np.arange(length + 1) - 0.5
+        self._x_axis.tick_values, self._y_axis.tick_values = site_ticks(length), site_ticks(width)
 
     @traitlets.observe("potential")
     def _redraw(self, change) -> None:
@@ -375,4 +379,5 @@ class PotentialSketcher(widgets.VBox):
         with self.heatmap.hold_sync(), self._colour_scale.hold_sync():
             self._colour_scale.min, self._colour_scale.max = -limit, limit
             self.heatmap.color = np.ascontiguousarray(potential.T)
+        self._colour_bar.show(-limit, limit)
         self._refresh_export()

@@ -27,12 +27,13 @@ from ..design.driver import Design, Snapshot
 from ..session.live import LiveRun
 from ..design.tasks import TASKS, Task
 from ..io import curves_to_csv, save_design_result
-from ._common import RunButtons, download_link, message_line, show_message, tagged
-from .maps import SiteMap, curve_figure
+from ._common import RunButtons, download_link, message_line, section, show_message, tagged
+from .maps import SiteMap, curve_figure, legend, legend_html
 from .sketch import PotentialSketcher
 from .target import TargetSketcher
 
 MAX_PLOTTED_STEPS = 1000
+TARGET_COLOUR, CHANNEL_COLOUR, DESIGN_COLOUR = "#1f77b4", "#999999", "#d62728"
 
 
 class DesignStudio(widgets.VBox):
@@ -122,6 +123,7 @@ class DesignStudio(widgets.VBox):
         self.family_map = SiteMap("where the starts differ: spread of V", (30, 30), "mw-family-figure")
         self.family_losses = bqplot.Scatter(x=np.zeros(0), y=np.zeros(0), default_size=40)
         self.target_area = widgets.VBox()
+        self.target_legend = legend([], "mw-target-legend")
         self.sample_area = widgets.VBox()
         self.loss_area = widgets.VBox()
         self.family_area = widgets.HBox(layout=dict(display="none"))
@@ -130,13 +132,17 @@ class DesignStudio(widgets.VBox):
         readouts = widgets.HBox([self.step_readout, self.loss_readout, self.speed_readout, self.progress, self.status])
         settings = widgets.HBox([self.optimizer_picker, self.rate_box, self.smoothness_box, self.steps_box,
                                  self.starts_box, self.seed_box], layout=dict(flex_flow="row wrap"))
-        maps = widgets.HBox([self.sample_area, self.design_map.figure,
-                             widgets.VBox([self.wavefunction_map.figure, self.wavefunction_flux])])
+        maps = widgets.HBox([self.sample_area, self.design_map.widget,
+                             widgets.VBox([self.wavefunction_map.widget, self.wavefunction_flux])],
+                            layout=dict(flex_flow="row wrap"))
         resuming = widgets.HBox([self.resume_box, self.resume_button, self.autosave_line],
                                 layout=dict(align_items="center"))
-        self.children = [self.task_picker, settings, buttons, readouts, self.controls.progress.line, resuming,
-                         self.message,
-                         widgets.HBox([self.target_area, self.loss_area]), maps, self.family_area, self.downloads]
+        self.children = [
+            section("Problem", self.task_picker), section("Optimiser", settings),
+            section("Run", buttons, readouts, self.controls.progress.line, resuming, self.message),
+            section("Target and progress", widgets.HBox([self.target_area, self.loss_area],
+                                                        layout=dict(flex_flow="row wrap"))),
+            section("Sample, design and wavefunction", maps, self.family_area), self.downloads]
         self.set_task(task, prepare=prepare)
         if not served():  # one user's own notebook: offer the run a dead kernel left behind
             unfinished = list_autosaves()
@@ -167,7 +173,12 @@ class DesignStudio(widgets.VBox):
             self.steps_box.value = task.steps
             self.starts_box.value = task.n_starts
         self.target_sketcher = self._target_sketcher_for(task)
-        self.target_area.children = [self.target_sketcher]
+        cut = f" (cut at E = {float(np.atleast_1d(task.energy)[self._cut_energy_index]):g})" if task.is_map else ""
+        self.target_legend.value = legend_html(
+            [(f"target{cut}", TARGET_COLOUR, False)]
+            + ([] if task.is_map else [("open channels: no design exceeds them", CHANNEL_COLOUR, True)])
+            + [("design now", DESIGN_COLOUR, False)])
+        self.target_area.children = [self.target_legend, self.target_sketcher]
         # a map task's target is the sample's G(flux, E); the drawn cut is for display only
         self.target_sketcher.figure.interaction = None if task.is_map else self._hand_draw[len(task.flux)]
         self.loss_area.children = [self._loss_figure(task)]
@@ -178,7 +189,7 @@ class DesignStudio(widgets.VBox):
         self._truth = start.truth
         if task.solves_magnetisation:
             self.truth_map.show(np.cos(self._truth["theta"]))
-            self.sample_area.children = [self.truth_map.figure]
+            self.sample_area.children = [self.truth_map.widget]
         elif task.target_from == "truth":
             self.sample_area.children = [self.potential_sketcher]
             self._show_sample(task, self._truth["potential"])  # its target comes with the task's start
@@ -204,10 +215,9 @@ class DesignStudio(widgets.VBox):
             sketcher = TargetSketcher(task.flux, CURVES["arches"](u))
             scales = dict(x=sketcher.x_scale, y=sketcher.y_scale)
             sketcher.figure.marks = list(sketcher.figure.marks) + [
-                bqplot.Lines(x=np.zeros(0), y=np.zeros(0), colors=["#999999"], line_style="dashed",
-                             labels=["open channels: G can't exceed"], display_legend=True, scales=scales),
-                bqplot.Lines(x=np.zeros(0), y=np.zeros(0), colors=["#d62728"], labels=["design now"],
-                             display_legend=True, scales=scales)]
+                bqplot.Lines(x=np.zeros(0), y=np.zeros(0), colors=[CHANNEL_COLOUR], line_style="dashed",
+                             scales=scales),
+                bqplot.Lines(x=np.zeros(0), y=np.zeros(0), colors=[DESIGN_COLOUR], scales=scales)]
             sketcher.observe(self._mark_outdated, names=["target", "weights"])
             self._target_sketchers[key] = sketcher
             self._hand_draw[key] = sketcher.figure.interaction
@@ -232,8 +242,9 @@ class DesignStudio(widgets.VBox):
 
     def _loss_figure(self, task: Task) -> bqplot.Figure:
         log_y = task.loss_kind == "mse"
-        label = "MSE cost (seed 004 eq. 1)" if log_y else "log-RMS loss ln √Σ(G−G*)² (seed 000 eq. 4)"
-        figure, x_scale, y_scale = curve_figure("loss", "step", label, log_y=log_y, css_class="mw-loss-figure")
+        title, label = (("cost: mean squared error (seed 004 eq. 1)", "Σ(G−G*)² / N") if log_y else
+                        ("loss: log-RMS error (seed 000 eq. 4)", "ln √Σ(G−G*)²"))
+        figure, x_scale, y_scale = curve_figure(title, "step", label, log_y=log_y, css_class="mw-loss-figure")
         self.loss_lines = bqplot.Lines(x=np.zeros(0), y=np.zeros(0), scales=dict(x=x_scale, y=y_scale),
                                        colors=["#1f77b4"])
         figure.marks = [self.loss_lines]
@@ -465,7 +476,7 @@ class DesignStudio(widgets.VBox):
         task, index = self.task, int(self.wavefunction_flux.value)
         energy = float(np.atleast_1d(task.energy)[self._cut_energy_index])
         intensity = task.measurement.wavefunction_intensity(snapshot.onsite, task.flux[index], energy, snapshot.theta)
-        self.wavefunction_map.show(intensity, f"|ψ|² at Φ/Φ0 = {task.flux[index]:.4f}, E = {energy:g}")
+        self.wavefunction_map.show(intensity, f"|ψ|² at Φ/Φ0 = {task.flux[index]:.4f}")
 
     def _on_wavefunction_flux(self, change) -> None:
         if self.runner is not None and self.runner.latest is not None and self.runner.state != "running":
@@ -484,7 +495,7 @@ class DesignStudio(widgets.VBox):
         self.family_losses.x = np.arange(n_starts, dtype=float)
         self.family_losses.y = np.asarray(result.family_loss, float)
         figure.marks = [self.family_losses]
-        self.family_area.children = [figure, self.family_map.figure]
+        self.family_area.children = [figure, self.family_map.widget]
         self.family_area.layout.display = "flex"
 
     # -- results ------------------------------------------------------------------------------------------------

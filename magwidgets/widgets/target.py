@@ -21,6 +21,7 @@ from ..design.config import CURVES
 from ..design.problem import SEED000
 from ..io import curves_to_csv, read_conductance_csv, trace_silhouette
 from ._common import download_link, message_line, read_upload, show_message
+from .maps import TITLE_STYLE
 
 FLUX_LABEL = "Φ / Φ0 = B a² / (h/e)"
 CONDUCTANCE_LABEL = "G [e²/h]"
@@ -90,7 +91,7 @@ class TargetSketcher(widgets.VBox):
                 bqplot.Axis(scale=self.y_scale, side="left", label=CONDUCTANCE_LABEL)]
         self.hand_draw = HandDraw(lines=self.target_line, line_index=0, min_x=float(flux[0]), max_x=float(flux[-1]))
         self.figure = bqplot.Figure(marks=[self.target_line], axes=axes, interaction=self.hand_draw,
-                                    title="target G(B): draw with the mouse", animation_duration=0,
+                                    title_style=dict(TITLE_STYLE), title="target G(B): draw with the mouse", animation_duration=0,
                                     fig_margin=dict(top=40, bottom=50, left=55, right=20),
                                     layout=widgets.Layout(width="520px", height="320px"))
         self.figure.add_class("mw-target-figure")

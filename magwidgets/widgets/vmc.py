@@ -16,7 +16,7 @@ from ..session.live import LiveRun
 from ..vmc import DEFAULT_RECIPE, DEFAULT_RATES, RECIPES, SYSTEMS, VMC, VMCSnapshot
 from ..vmc.pretrain import PYSCF_MISSING, pyscf_available
 from ._common import LatestOnly, RunButtons, message_line, show_message, tagged
-from .maps import curve_figure
+from .maps import TITLE_STYLE, curve_figure, legend
 
 MAX_PLOTTED_STEPS = 2000
 
@@ -91,7 +91,7 @@ class VMCPanel(widgets.VBox):
         self.energy_line = bqplot.Lines(x=np.zeros(0), y=np.zeros(0), colors=["#1f77b4"], labels=["⟨E_L⟩"],
                                         scales=dict(x=self._step_scale, y=self._energy_scale))
         self.reference_lines = bqplot.Lines(x=np.zeros(2), y=np.zeros((2, 2)), colors=["black", "#d62728"],
-                                            line_style="dashed", labels=["exact", "Hartree-Fock"], display_legend=True,
+                                            line_style="dashed", labels=["exact", "Hartree-Fock"],
                                             scales=dict(x=self._step_scale, y=self._energy_scale))
         self.energy_figure.marks = [self.energy_line, self.reference_lines]
 
@@ -104,7 +104,7 @@ class VMCPanel(widgets.VBox):
         self.nuclei = bqplot.Scatter(x=np.zeros(0), y=np.zeros(0), colors=["black"], default_size=80, marker="circle",
                                      scales=scales)
         self.walker_figure = bqplot.Figure(
-            marks=[self.up_electrons, self.down_electrons, self.nuclei], title="walkers (x-z plane)",
+            marks=[self.up_electrons, self.down_electrons, self.nuclei], title_style=dict(TITLE_STYLE), title="walkers (x-z plane)",
             axes=[bqplot.Axis(scale=self._x_scale, label="x [bohr]"),
                   bqplot.Axis(scale=self._z_scale, side="left", label="z [bohr]")],
             layout=dict(width="380px", height="380px"), fig_margin=dict(top=40, bottom=45, left=55, right=20),
@@ -120,7 +120,12 @@ class VMCPanel(widgets.VBox):
             widgets.HBox([self.step_readout, self.energy_readout, self.acceptance_readout, self.variance_readout,
                           self.status]),
             self.controls.progress.line, self.message, self.result,
-            widgets.HBox([self.energy_figure, self.walker_figure]),
+            widgets.HBox([widgets.VBox([legend([("⟨E_L⟩", "#1f77b4", False), ("exact", "black", True),
+                                                ("Hartree-Fock", "#d62728", True)], "mw-energy-legend"),
+                                        self.energy_figure]),
+                          widgets.VBox([legend([("spin up", "#1f77b4", False), ("spin down", "#d62728", False),
+                                                ("nuclei", "black", False)], "mw-walker-legend"),
+                                        self.walker_figure])]),
         ]
         self.reset(prepare)
 

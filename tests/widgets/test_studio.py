@@ -139,7 +139,7 @@ def test_magnetisation_task_shows_the_true_m_z():
     studio = DesignStudio("reconstruct_magnetisation", prepare=False)
     theta = studio._truth["theta"]
     np.testing.assert_allclose(studio.truth_map.heatmap.color, np.cos(theta).T)
-    assert studio.sample_area.children == (studio.truth_map.figure,)
+    assert studio.sample_area.children == (studio.truth_map.widget,)
     assert "m_z" in studio.design_map.figure.title
 
 
