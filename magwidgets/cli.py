@@ -90,7 +90,7 @@ def run_design(config_path: str, resume: bool = False, output: str | None = None
     """
     from .design.config import load_config
     from .design.driver import Design, checkpoint_step
-    from .io import save_design_result
+    from .io.archives import save_design_result
 
     try:
         config = load_config(config_path)

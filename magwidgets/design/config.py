@@ -266,7 +266,7 @@ def _run_table(table: dict) -> tuple[int, int, dict, str]:
 
 def _initial_params(path: str) -> np.ndarray:
     """The best parameters of an earlier run's results archive (array-valued parametrisations)."""
-    from ..io import load_design_result
+    from ..io.archives import load_design_result
 
     if not isinstance(path, str):
         raise ValueError(f"run.initial: expected the file name of an earlier run's results, got {path!r}")

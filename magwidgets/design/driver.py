@@ -23,7 +23,7 @@ import numpy as np
 
 from ..core.sharding import (AXIS, BATCH, DEVICE_CHOICES, batch_mesh, gathered, map_batch, pad_batch, padded_length,
                              replicate)
-from ..io import save_npz_atomically
+from ..io.archives import read_archive, read_metadata, write_archive
 from ..run import RunLoop
 from .optimize import BestPoint, Optimizer, StepState, initial_state, update_step
 
@@ -153,8 +153,7 @@ def _to_numpy(tree):
 def checkpoint_step(path: str) -> Optional[int]:
     """The step a checkpoint written by :meth:`Design.save` holds, or None if there is no readable one."""
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            return int(json.loads(str(archive["meta"]))["step"])
+        return int(read_metadata(path, "checkpoint")["step"])
     except (OSError, KeyError, ValueError):
         return None
 
@@ -335,26 +334,26 @@ class Design(RunLoop):
                     n_leaves=len(leaves), history=sorted(history), description=self.describe())
         arrays = {f"state_{index}": np.asarray(leaf) for index, leaf in enumerate(leaves)}
         arrays.update({f"history_{name}": values for name, values in history.items()})
-        save_npz_atomically(path, meta=np.array(json.dumps(meta)), **arrays)
+        write_archive(path, "checkpoint", arrays, meta)
         self._saved_step = self.step
 
     def _load(self, path: Optional[str], params) -> None:
         if path is None or not os.path.exists(path):
             raise FileNotFoundError(f"resume=True but there is no checkpoint at {path!r}")
-        with np.load(path) as archive:
-            meta = json.loads(str(archive["meta"]))
-            if meta.get("format") != CHECKPOINT_FORMAT:
-                raise ValueError(f"{path} is not a magwidgets design checkpoint (format {meta.get('format')!r})")
-            if meta["fingerprint"] != self.fingerprint:
-                raise ValueError(f"{path} belongs to a different problem (target, grid, parametrisation, loss, "
-                                 "optimizer, seed or n_starts differ); start a new run or use the original settings")
-            structure = jax.eval_shape(lambda p: _start(self.objective, self.optimizer, p, self.data), params)
-            shapes = jax.tree_util.tree_leaves(structure)
-            leaves = [jnp.asarray(archive[f"state_{index}"]) for index in range(meta["n_leaves"])]
-            if [leaf.shape for leaf in leaves] != [shape.shape for shape in shapes]:
-                raise ValueError(f"{path}: the stored state does not match this problem's shapes")
-            self.state = jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(structure), leaves)
-            if self.mesh is not None:
-                self.state = replicate(self.state, self.mesh)
-            self._history = [{name: archive[f"history_{name}"] for name in meta["history"]}]
+        archive, meta = read_archive(path, "checkpoint")
+        if meta.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(f"{path} is a design checkpoint of another format ({meta.get('format')!r}, expected "
+                             f"{CHECKPOINT_FORMAT}): start a new run")
+        if meta["fingerprint"] != self.fingerprint:
+            raise ValueError(f"{path} belongs to a different problem (target, grid, parametrisation, loss, "
+                             "optimizer, seed or n_starts differ); start a new run or use the original settings")
+        structure = jax.eval_shape(lambda p: _start(self.objective, self.optimizer, p, self.data), params)
+        shapes = jax.tree_util.tree_leaves(structure)
+        leaves = [jnp.asarray(archive[f"state_{index}"]) for index in range(meta["n_leaves"])]
+        if [leaf.shape for leaf in leaves] != [shape.shape for shape in shapes]:
+            raise ValueError(f"{path}: the stored state does not match this problem's shapes")
+        self.state = jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(structure), leaves)
+        if self.mesh is not None:
+            self.state = replicate(self.state, self.mesh)
+        self._history = [{name: archive[f"history_{name}"] for name in meta["history"]}]
         self.step, self.wall_time = int(meta["step"]), float(meta["wall_time"])

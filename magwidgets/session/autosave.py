@@ -11,7 +11,6 @@ on the server. Autosaves older than a week are removed.
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import secrets
@@ -21,7 +20,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..io import save_npz_atomically
+from ..io.archives import read_archive, write_archive
 from ..design.driver import checkpoint_step
 
 AUTOSAVE_ENVIRONMENT = "MAGWIDGETS_AUTOSAVE"
@@ -66,15 +65,13 @@ class Autosave:
     def save_inputs(self, settings: dict, **arrays: Optional[np.ndarray]) -> None:
         """Write what rebuilds the run: JSON-able ``settings`` and arrays (None entries are left out)."""
         present = {name: np.asarray(value) for name, value in arrays.items() if value is not None}
-        save_npz_atomically(self.inputs_path, settings=np.array(json.dumps(dict(settings, saved=time.time()))),
-                            **present)
+        write_archive(self.inputs_path, "autosave inputs", present, dict(settings=settings, saved=time.time()))
 
     def load_inputs(self) -> tuple[dict, dict]:
         """(settings, arrays) as written by :meth:`save_inputs`; ValueError if the file is not an autosave."""
         try:
-            with np.load(self.inputs_path, allow_pickle=False) as archive:
-                settings = json.loads(str(archive["settings"]))
-                arrays = {name: archive[name] for name in archive.files if name != "settings"}
+            arrays, metadata = read_archive(self.inputs_path, "autosave inputs")
+            settings = dict(metadata["settings"], saved=metadata["saved"])
         except (OSError, KeyError, ValueError) as error:
             raise ValueError(f"autosave {self.code} cannot be read ({type(error).__name__})") from None
         return settings, arrays

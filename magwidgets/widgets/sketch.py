@@ -16,7 +16,7 @@ import traitlets
 
 from ..core import Wire
 from ..core.potentials import PRESETS, gaussian_antidot, onsite_energy, preset_potential
-from ..io import potential_to_csv, potential_to_npy, read_potential, validate_potential
+from ..io.potentials import potential_to_csv, potential_to_npy, read_potential, validate_potential
 from ._common import download_link, message_line, read_upload, show_message
 from .maps import TITLE_STYLE, DIVERGING_COLOURS, ColourBar, site_ticks
 
@@ -306,7 +306,7 @@ class PotentialSketcher(widgets.VBox):
             The file name, ending in ``.npy`` or ``.csv``.
         data : bytes
             The content: a ``.npy`` of shape (L, W) or a ``.csv`` of L lines of W comma-separated numbers
-            (rows = x, columns = y), as :func:`~magwidgets.io.read_potential` reads them.
+            (rows = x, columns = y), as :func:`~magwidgets.io.potentials.read_potential` reads them.
 
         Raises
         ------

@@ -26,7 +26,8 @@ from ..design.config import CURVES
 from ..design.driver import Design, Snapshot
 from ..session.live import LiveRun
 from ..design.tasks import TASKS, Task
-from ..io import curves_to_csv, save_design_result
+from ..io.archives import save_design_result
+from ..io.measured import curves_to_csv
 from ._common import RunButtons, download_link, message_line, section, show_message, tagged
 from .maps import SiteMap, curve_figure, legend, legend_html
 from .sketch import PotentialSketcher

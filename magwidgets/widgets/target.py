@@ -19,7 +19,7 @@ from scipy.ndimage import gaussian_filter1d
 
 from ..design.config import CURVES
 from ..design.problem import SEED000
-from ..io import curves_to_csv, read_conductance_csv, trace_silhouette
+from ..io.measured import curves_to_csv, read_conductance_csv, trace_silhouette
 from ._common import download_link, message_line, read_upload, show_message
 from .maps import TITLE_STYLE
 
@@ -198,7 +198,7 @@ class TargetSketcher(widgets.VBox):
     def load_csv(self, data: bytes) -> None:
         """Load a measured G(B) from CSV bytes with the panel's unit controls (field, G, lattice constant).
 
-        See :func:`magwidgets.io.read_conductance_csv`: values are interpolated onto the grid and grid points
+        See :func:`magwidgets.io.measured.read_conductance_csv`: values are interpolated onto the grid and grid points
         outside the measured field range are masked. Raises ValueError (and shows it) on bad input, leaving the
         target as it was.
         """
@@ -207,7 +207,7 @@ class TargetSketcher(widgets.VBox):
     def load_image(self, data: bytes) -> None:
         """Trace a picture's silhouette (a dark object against a light sky) across the whole grid.
 
-        See :func:`magwidgets.io.trace_silhouette`: the image's bottom maps to ``conductance_range[0]`` and its top
+        See :func:`magwidgets.io.measured.trace_silhouette`: the image's bottom maps to ``conductance_range[0]`` and its top
         to ``conductance_range[1]``. Raises ValueError (and shows it) on bad input, leaving the target as it was.
         """
         self._load_image(data, "picture")

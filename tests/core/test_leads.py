@@ -3,44 +3,37 @@ import numpy as np
 import pytest
 
 import magwidgets as mw
-from magwidgets.core.leads import _lead_hamiltonian, lead_self_energies, square_lead_point
+from magwidgets.core.leads import _lead_hamiltonian, field_free_self_energies, lead_self_energies, square_lead_point
 
 
-def closed_form_sigma_right(wire: mw.Wire, energy: float) -> np.ndarray:
-    """Field-free square lead: Sigma_R = -t sum_n chi_n lambda_n chi_n^T (transverse sine modes).
-
-    lambda_n = exp(i k_n) solves lambda + 1/lambda = (eps_n - E)/t with |lambda| < 1 (evanescent) or, when
-    propagating, Im lambda > 0 (velocity 2 t sin k > 0).
-    """
-    width, t = wire.width, wire.hopping
-    y = np.arange(1, width + 1)
-    sigma = np.zeros((width, width), complex)
-    for n in range(1, width + 1):
-        chi = np.sqrt(2 / (width + 1)) * np.sin(np.pi * n * y / (width + 1))
-        eps = wire.lead_onsite - 2 * t * np.cos(np.pi * n / (width + 1))
-        b = (eps - energy) / t
-        roots = np.roots([1, -b, 1])
-        if abs(abs(roots[0]) - 1) < 1e-12:
-            lam = roots[0] if roots[0].imag > 0 else roots[1]
-        else:
-            lam = roots[0] if abs(roots[0]) < 1 else roots[1]
-        sigma += -t * lam * np.outer(chi, chi)
-    return sigma
+def dyson_residual(wire: mw.Wire, energy: float, sigma_right: np.ndarray) -> float:
+    """max |Sigma_R - V^dag (E - H_0 - Sigma_R)^{-1} V| of the field-free lead (its own Dyson equation)."""
+    h0, v = _lead_hamiltonian(wire, 0.0)
+    shifted = energy * np.eye(len(v)) - h0
+    return np.abs(sigma_right - np.conj(v)[:, None] * np.linalg.inv(shifted - sigma_right) * v[None, :]).max()
 
 
 @pytest.mark.parametrize("energy", [0.3, 1.2, 2.9, 4.0, 7.7, 1.2 + 1e-7])
-def test_square_lead_self_energy_matches_closed_form(energy):
+def test_the_closed_form_equals_the_general_path_as_the_field_vanishes(energy):
+    """The core's closed form (transverse sine modes) at B = 0 against the general Schur path at B = 1e-14:
+    Sigma depends smoothly on the flux away from thresholds, so they agree to 1e-12; and it solves the Dyson
+    equation."""
     wire = mw.Wire(3, 7)
-    _, sigma_right, _ = square_lead_point(wire, 0.0, energy)
-    np.testing.assert_allclose(sigma_right, closed_form_sigma_right(wire, energy), atol=1e-12)
+    sigma_closed, _, n_open = field_free_self_energies(wire, np.array([energy]))
+    _, sigma_general, n_open_general = square_lead_point(wire, 1e-14, energy)
+    np.testing.assert_allclose(sigma_closed[0], sigma_general, rtol=0, atol=1e-12)
+    assert n_open[0] == n_open_general
+    assert dyson_residual(wire, energy, sigma_closed[0]) < 1e-12
 
 
 def test_self_energy_just_above_a_subband_threshold():
+    """Next to the bottom of subband 2 the closed form still solves the Dyson equation, and the channel count
+    jumps from 1 to 2 across it."""
     wire = mw.Wire(3, 7)
     threshold = 4 - 2 * np.cos(2 * np.pi / 8) - 2
     for offset in (1e-6, -1e-6, 1e-9):
         _, sigma_right, n_open = square_lead_point(wire, 0.0, threshold + offset)
-        np.testing.assert_allclose(sigma_right, closed_form_sigma_right(wire, threshold + offset), atol=1e-10)
+        assert dyson_residual(wire, threshold + offset, sigma_right) < 1e-10
         assert n_open == (2 if offset > 0 else 1)
 
 
