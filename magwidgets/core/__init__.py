@@ -18,6 +18,7 @@ from .observables import (  # noqa: E402
     sweep_grid,
     transmission_matrix,
     wavefunction_intensity,
+    wavefunction_intensity_sweep,
 )
 from .process import ProcessSettings, configure  # noqa: E402
 from .wire import Wire  # noqa: E402
@@ -26,6 +27,7 @@ __all__ = [
     "Wire",
     "conductance",
     "wavefunction_intensity",
+    "wavefunction_intensity_sweep",
     "ldos",
     "scattering_matrix",
     "transmission_matrix",

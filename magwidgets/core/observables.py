@@ -437,6 +437,38 @@ def wavefunction_intensity(wire: Wire, onsite, flux, energy, theta=None) -> jnp.
     return _intensity(wire, to_first, leads.coupling_left)
 
 
+@partial(jax.jit, static_argnames=("wire",))
+def _intensity_points(wire: Wire, onsite, theta, grid: SweepGrid) -> jnp.ndarray:
+    blocks = onsite_blocks(wire, onsite, theta)
+
+    def one(flux, energy, sigma_left, sigma_right, coupling_left):
+        to_first, _ = rgf_green_columns(wire, blocks, x_hopping(wire, flux), energy, sigma_left, sigma_right)
+        return _intensity(wire, to_first, coupling_left)
+
+    leads = grid.leads
+    return jax.vmap(one)(grid.flux, grid.energy, leads.left, leads.right, leads.coupling_left)
+
+
+def wavefunction_intensity_sweep(wire: Wire, onsite, flux, energy, theta=None,
+                                 progress: Optional[Progress] = None) -> jnp.ndarray:
+    """:func:`wavefunction_intensity` at every flux of a sweep at one energy, shape (n_flux, L, W): the frames of
+    an animation of |psi|^2 across the field.
+
+    .. math:: I_i(x, y) = \\sum_{n \\in \\mathrm{left}} |\\psi_n(x, y; \\Phi_i)|^2
+              = [G_{x,0} \\Gamma_L G_{x,0}^\\dagger]_{(x, y), (x, y)}
+
+    (seed 000 Fig. 3; modes normalised to unit current as Kwant's ``wave_function``). The leads of all fluxes
+    come in bulk, as for a sweep (cached per grid), and the points run in one vmapped, compiled call.
+    ``progress(done, total)`` reports the leads of a new grid.
+    """
+    onsite = _check_site_array(wire, onsite, "onsite")
+    theta = _check_theta(wire, theta)
+    if np.ndim(energy) != 0:
+        raise ValueError(f"energy must be one number here (the frames share it), got shape {np.shape(energy)}")
+    grid, _ = sweep_grid(wire, np.atleast_1d(np.asarray(flux, float)), energy, progress)
+    return _intensity_points(wire, onsite, theta, grid)
+
+
 def ldos(wire: Wire, onsite, flux, energy, theta=None) -> jnp.ndarray:
     """Local density of states per site (L, W), as ``kwant.ldos``: sum over both leads' incoming modes / 2 pi."""
     onsite = _check_site_array(wire, onsite, "onsite")

@@ -20,7 +20,7 @@ from typing import Any, Optional
 import jax
 import numpy as np
 
-from ..core import Wire, conductance, wavefunction_intensity
+from ..core import Wire, conductance, wavefunction_intensity, wavefunction_intensity_sweep
 from ..core.observables import Progress
 from ..core.potentials import onsite_energy, potential_of
 from .driver import Design, DesignResult
@@ -90,6 +90,13 @@ class Measurement:
     def wavefunction_intensity(self, onsite, flux: float, energy: float, theta=None) -> np.ndarray:
         """Sum over the left lead's incoming modes of |psi_n(x, y)|^2 at one point (flux, energy), shape (L, W)."""
         return np.asarray(wavefunction_intensity(self.wire, onsite, float(flux), float(energy), theta))
+
+    def wavefunction_frames(self, onsite, energy: float, theta=None, *,
+                            progress: Optional[Progress] = None) -> np.ndarray:
+        """|psi|^2(x, y) at every flux of the grid at one energy, shape (n_flux, L, W), in one batched call: the
+        frames of an animation across the field."""
+        return np.asarray(wavefunction_intensity_sweep(self.wire, onsite, np.atleast_1d(self.flux), float(energy),
+                                                       theta, progress=progress))
 
 
 SEED000 = Measurement(Wire(30, 30), SEED000_FLUX, SEED000_ENERGY)

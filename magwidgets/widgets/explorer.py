@@ -18,6 +18,7 @@ from ..core.potentials import PRESETS, preset_potential
 from ..design.problem import SEED000, Measurement
 from ._common import LatestOnly, ProgressLine, message_line, show_message
 from .maps import TITLE_STYLE, VIRIDIS_COLOURS, ColourBar, SiteMap, curve_figure, legend
+from .player import FieldPlayer
 from .sketch import PotentialSketcher
 
 SAMPLES = [(PRESETS[name].label, name) for name in ("disorder", "antidot", "ring", "clean")] + [("My sketch", "sketch")]
@@ -87,7 +88,7 @@ class FingerprintExplorer(widgets.VBox):
         self.point = widgets.IntSlider(value=self.n_flux // 2, min=0, max=self.n_flux - 1, description="Φ index",
                                        continuous_update=False)
         self.point.add_class("mw-explorer-point")
-        self.point.observe(lambda change: self._compute.submit(self._update_wavefunction, "wavefunction"), names="value")
+        self.point.observe(lambda change: self._on_point(), names="value")
         self.comparison = widgets.HTML("")
         self.comparison.add_class("mw-fingerprint-compare")
 
@@ -111,8 +112,10 @@ class FingerprintExplorer(widgets.VBox):
         self.map_colours = bqplot.ColorScale(colors=VIRIDIS_COLOURS)
         self.conductance_map = bqplot.HeatMap(x=np.arange(2.0), y=np.arange(2.0), color=np.zeros((2, 2)),
                                               scales=dict(x=self.map_x, y=self.map_y, color=self.map_colours))
+        self.map_marker = bqplot.Lines(x=np.zeros(2), y=np.zeros(2), colors=["#ffffff"], line_style="dashed",
+                                       scales=dict(x=self.map_x, y=self.map_y))
         self.map_figure = bqplot.Figure(
-            marks=[self.conductance_map], title_style=dict(TITLE_STYLE), title="sample A: G(Φ, E) [e²/h]", padding_x=0, padding_y=0,
+            marks=[self.conductance_map, self.map_marker], title_style=dict(TITLE_STYLE), title="sample A: G(Φ, E) [e²/h]", padding_x=0, padding_y=0,
             axes=[bqplot.Axis(scale=self.map_x, label=FLUX_LABEL),
                   bqplot.Axis(scale=self.map_y, side="left", label="E / t")],
             layout=dict(width="400px", height="300px"), fig_margin=dict(top=40, bottom=50, left=55, right=20),
@@ -123,6 +126,8 @@ class FingerprintExplorer(widgets.VBox):
         self.potential_maps = [SiteMap(f"sample {name}: potential V", shape, symmetric=True, label="V (t)")
                                for name in "AB"]
         self.wavefunction_map = SiteMap("sample A: |ψ|²", shape, "mw-explorer-wavefunction", label="|ψ|²")
+        # Play: |psi|^2 of sample A across the flux grid, with the markers on G(flux) and the map following it
+        self.player = FieldPlayer(self.wavefunction_map, self._on_frame, "mw-explorer-player")
 
         controls = widgets.HBox([widgets.VBox([self.preset, self.disorder, widgets.HBox([self.seed_a, self.seed_b])]),
                                  widgets.VBox([self.energy, widgets.HBox([self.flux_range, self.flux_readout]),
@@ -131,7 +136,8 @@ class FingerprintExplorer(widgets.VBox):
                          widgets.HBox([widgets.VBox([self.curve_legend, self.curve_figure]),
                                        widgets.HBox([self.map_figure, self.map_colour_bar.widget])]),
                          widgets.HBox([self.potential_maps[0].widget, self.potential_maps[1].widget,
-                                       self.wavefunction_map.widget], layout=dict(flex_flow="row wrap"))]
+                                       widgets.VBox([self.wavefunction_map.widget, self.player.widget])],
+                                      layout=dict(flex_flow="row wrap"))]
         self._samples: list[np.ndarray] = []
         self._curves = np.zeros((2, 0))
         self.started = False
@@ -209,6 +215,7 @@ class FingerprintExplorer(widgets.VBox):
             self.curves.x, self.curves.y = flux, curves
         for site_map, potential in zip(self.potential_maps, samples):
             site_map.show(potential)
+        self.player.clear("Play: the frames are computed after the map")
         self.comparison.value = (
             f"Each sample has its own fingerprint: samples A and B differ by rms ΔG = "
             f"{np.sqrt(np.mean((curves[0] - curves[1]) ** 2)):.2f} e²/h. Drawn again from its seed, sample A gives "
@@ -228,6 +235,10 @@ class FingerprintExplorer(widgets.VBox):
         self.map_colour_bar.show(self.map_colours.min, self.map_colours.max)
         self.map_figure.title = "sample A: G(Φ, E) [e²/h]"
         self.conductance_grid = values
+        self._move_markers(self.point.value)
+        self.progress.step(f"|ψ|² of sample A at {flux.size} fluxes, for Play")
+        frames = curve.wavefunction_frames(curve.onsite(samples[0]), curve.energy)
+        self.player.set_frames(flux, curve.energy, frames, "sample A: |ψ|²")
         self.progress.stop()
 
     def _update_wavefunction(self) -> None:
@@ -238,9 +249,28 @@ class FingerprintExplorer(widgets.VBox):
         measurement = Measurement(self.wire, flux, energy)
         intensity = measurement.wavefunction_intensity(measurement.onsite(self._samples[0]), flux, energy)
         self.wavefunction_map.show(np.asarray(intensity), f"sample A: |ψ|² at Φ/Φ0 = {flux:.4f}")
+        self._move_markers(self.point.value)
+
+    def _on_point(self) -> None:
+        """The Φ index slider: the precomputed frame when there is one, else |ψ|² computed for that flux."""
+        if len(self.player.frames) == self.n_flux:
+            self.player.play.value = self.point.value
+        else:
+            self._compute.submit(self._update_wavefunction, "wavefunction")
+
+    def _on_frame(self, index: int) -> None:
+        self.point.value = index  # a frame of Play is the same point as the slider's
+        self._move_markers(index)
+
+    def _move_markers(self, index: int) -> None:
+        """The dashed line on G(Φ) and on the G(Φ, E) map at the flux of the |ψ|² map."""
+        flux = float(self.flux[index])
         top = float(np.max(self._curves)) if self._curves.size else 1.0
         with self.marker.hold_sync():
             self.marker.x, self.marker.y = np.array([flux, flux]), np.array([0.0, top])
+        energies = self.energies
+        with self.map_marker.hold_sync():
+            self.map_marker.x, self.map_marker.y = np.array([flux, flux]), energies[[0, -1]]
 
     def _on_select(self, change) -> None:
         selected = change["new"]

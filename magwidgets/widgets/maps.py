@@ -136,9 +136,11 @@ class SiteMap:
         self.colour_bar = ColourBar(colours, label, height=plot_height - 40)
         self.widget = widgets.HBox([self.figure, self.colour_bar.widget], layout=dict(flex="0 0 auto"))
 
-    def show(self, values: np.ndarray, title: Optional[str] = None) -> None:
+    def show(self, values: np.ndarray, title: Optional[str] = None,
+             limits: Optional[tuple[float, float]] = None) -> None:
+        """Draw ``values`` (L, W); ``limits`` pins the colour range (the same for every frame of an animation)."""
         values = np.asarray(values, float)
-        low, high = float(np.min(values)), float(np.max(values))
+        low, high = (float(np.min(values)), float(np.max(values))) if limits is None else map(float, limits)
         if self.symmetric:
             high = max(abs(low), abs(high), 1e-12)
             low = -high

@@ -28,13 +28,15 @@ from ..session.live import LiveRun
 from ..design.tasks import TASKS, Task
 from ..io.archives import save_design_result
 from ..io.measured import curves_to_csv
-from ._common import RunButtons, download_link, message_line, section, show_message, tagged
+from ._common import LatestOnly, RunButtons, download_link, message_line, section, show_message, tagged
 from .maps import SiteMap, curve_figure, legend, legend_html
+from .player import FieldPlayer
 from .sketch import PotentialSketcher
 from .target import TargetSketcher
 
 MAX_PLOTTED_STEPS = 1000
 TARGET_COLOUR, CHANNEL_COLOUR, DESIGN_COLOUR = "#1f77b4", "#999999", "#d62728"
+PLAY_WAITS = "Play: the design's |ψ|² across the field is computed when a run stops"
 
 
 class DesignStudio(widgets.VBox):
@@ -121,6 +123,9 @@ class DesignStudio(widgets.VBox):
         self.truth_map = SiteMap("true magnetisation m_z = cos θ", (12, 12), symmetric=True, label="m_z")
         self.design_map = SiteMap("design: potential V", (30, 30), "mw-design-figure", symmetric=True, label="V (t)")
         self.wavefunction_map = SiteMap("wavefunction intensity", (30, 30), "mw-wavefunction-figure", label="|ψ|²")
+        # Play: the design's |psi|^2 across the flux grid, computed once when a run stops (never while it steps)
+        self.player = FieldPlayer(self.wavefunction_map, self._on_frame, "mw-studio-player")
+        self._frames = LatestOnly(lambda error: show_message(self.message, f"Play: {type(error).__name__}: {error}"))
         self.family_map = SiteMap("where the starts differ: spread of V", (30, 30), "mw-family-figure")
         self.family_losses = bqplot.Scatter(x=np.zeros(0), y=np.zeros(0), default_size=40)
         self.target_area = widgets.VBox()
@@ -134,7 +139,7 @@ class DesignStudio(widgets.VBox):
         settings = widgets.HBox([self.optimizer_picker, self.rate_box, self.smoothness_box, self.steps_box,
                                  self.starts_box, self.seed_box], layout=dict(flex_flow="row wrap"))
         maps = widgets.HBox([self.sample_area, self.design_map.widget,
-                             widgets.VBox([self.wavefunction_map.widget, self.wavefunction_flux])],
+                             widgets.VBox([self.wavefunction_map.widget, self.wavefunction_flux, self.player.widget])],
                             layout=dict(flex_flow="row wrap"))
         resuming = widgets.HBox([self.resume_box, self.resume_button, self.autosave_line],
                                 layout=dict(align_items="center"))
@@ -216,6 +221,7 @@ class DesignStudio(widgets.VBox):
             sketcher = TargetSketcher(task.flux, CURVES["arches"](u))
             scales = dict(x=sketcher.x_scale, y=sketcher.y_scale)
             sketcher.figure.marks = list(sketcher.figure.marks) + [
+                bqplot.Lines(x=np.zeros(0), y=np.zeros(0), colors=["#444444"], line_style="dotted", scales=scales),
                 bqplot.Lines(x=np.zeros(0), y=np.zeros(0), colors=[CHANNEL_COLOUR], line_style="dashed",
                              scales=scales),
                 bqplot.Lines(x=np.zeros(0), y=np.zeros(0), colors=[DESIGN_COLOUR], scales=scales)]
@@ -223,6 +229,10 @@ class DesignStudio(widgets.VBox):
             self._target_sketchers[key] = sketcher
             self._hand_draw[key] = sketcher.figure.interaction
         return self._target_sketchers[key]
+
+    @property
+    def _frame_marker(self) -> bqplot.Lines:
+        return self.target_sketcher.figure.marks[-3]
 
     @property
     def _design_curve(self) -> bqplot.Lines:
@@ -426,6 +436,8 @@ class DesignStudio(widgets.VBox):
         self.loss_lines.x, self.loss_lines.y = np.zeros(0), np.zeros(0)
         if self.target_sketcher is not None:
             self._design_curve.x, self._design_curve.y = np.zeros(0), np.zeros(0)
+            self._frame_marker.x, self._frame_marker.y = np.zeros(0), np.zeros(0)
+        self.player.clear(PLAY_WAITS)
         self.downloads.value = ""
         self.family_area.layout.display = "none"
         self._set_buttons("idle")
@@ -433,6 +445,8 @@ class DesignStudio(widgets.VBox):
     # -- rendering (called from the worker thread) --------------------------------------------------------------
     def _on_state(self, state: str, message: Optional[str]) -> None:
         self._set_buttons(state, message)
+        if state == "running" and len(self.player.frames):  # the design moves on: its old frames go
+            self.player.clear(PLAY_WAITS)
         if state == "failed":
             show_message(self.message, f"The run stopped with an error: {message}. The last good parameters are "
                                        "kept; Run continues from them, Reset starts over.")
@@ -442,6 +456,8 @@ class DesignStudio(widgets.VBox):
             result = design.result()
             self._show_family(result, design.n_starts)
             self._offer_downloads(result, design.target, design.seed)
+            task = self.task
+            self._frames.submit(lambda: self._compute_frames(task, result.onsite, result.theta), "frames")
 
     def _set_buttons(self, state: str, message: Optional[str] = None) -> None:
         self.controls.show(state, (self.task_picker,) + self._settings + (self.steps_box,), message)
@@ -480,9 +496,28 @@ class DesignStudio(widgets.VBox):
         self.wavefunction_map.show(intensity, f"|ψ|² at Φ/Φ0 = {task.flux[index]:.4f}")
 
     def _on_wavefunction_flux(self, change) -> None:
-        if self.runner is not None and self.runner.latest is not None and self.runner.state != "running":
+        if len(self.player.frames) == len(self.task.flux):  # the precomputed frame of Play
+            self.player.play.value = change["new"]
+        elif self.runner is not None and self.runner.latest is not None and self.runner.state != "running":
             with self._frame_lock:
                 self._show_wavefunction(self.runner.latest)
+
+    def _compute_frames(self, task: Task, onsite, theta) -> None:
+        """|psi|^2 of the best design at every flux of the task's grid (in the frames' background thread)."""
+        self.player.readout.value = f"computing |ψ|² at {len(task.flux)} fluxes for Play…"
+        energy = float(np.atleast_1d(task.energy)[self._cut_energy_index])
+        frames = task.measurement.wavefunction_frames(onsite, energy, theta)
+        with self._frame_lock:
+            if task is self.task and self.runner is not None and self.runner.state in ("stopped", "finished"):
+                self.player.set_frames(task.flux, energy, frames, "|ψ|² of the design")
+
+    def _on_frame(self, index: int) -> None:
+        """Play moved to frame ``index``: the Φ index slider and the marker on G(Φ) follow."""
+        self.wavefunction_flux.value = index
+        flux = float(self.task.flux[index])
+        top = float(np.nanmax(self.target_sketcher.target_line.y)) if len(self.task.flux) else 1.0
+        with self._frame_marker.hold_sync():
+            self._frame_marker.x, self._frame_marker.y = np.array([flux, flux]), np.array([0.0, max(top, 1.0)])
 
     def _show_family(self, result, n_starts: int) -> None:
         if n_starts == 1:

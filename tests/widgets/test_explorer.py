@@ -116,3 +116,26 @@ def test_the_progress_line_moves_while_a_step_reports_nothing():
     assert "compiling: leads of 10 points ready" in progress.line.value
     progress.stop()
     assert progress.line.value == ""
+
+
+def test_play_frames_follow_the_flux_grid_and_move_the_markers():
+    panel = FingerprintExplorer(WIRE, n_flux=7, n_energy=2, start=True)
+    assert panel.wait(600)
+    player = panel.player
+    assert player.frames.shape == (7, WIRE.length, WIRE.width) and not player.play.disabled
+    sample = panel.sample(panel.seed_a.value)
+    for index in (0, 4, 6):
+        player.play.value = index  # what the browser's Play does, tick by tick
+        flux = panel.flux[index]
+        expected = mw.wavefunction_intensity(WIRE, 4.0 + sample, flux, panel.energy.value)
+        np.testing.assert_allclose(panel.wavefunction_map.heatmap.color, np.asarray(expected).T, atol=1e-10)
+        assert list(panel.marker.x) == [flux, flux] and list(panel.map_marker.x) == [flux, flux]
+        assert panel.point.value == index and f"frame {index + 1} of 7" in player.readout.value
+    # one colour range for the whole animation
+    assert panel.wavefunction_map.color_scale.max == pytest.approx(player.frames.max())
+    player.download_button.click()
+    assert 'download="intensity_frame_6.csv"' in player.download.value
+    panel.seed_a.value = 5  # a new sample: the old frames go until the new ones are computed
+    assert panel.wait(600)
+    np.testing.assert_allclose(player.frames[6], mw.wavefunction_intensity(
+        WIRE, 4.0 + panel.sample(5), panel.flux[6], panel.energy.value), atol=1e-10)

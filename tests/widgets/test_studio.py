@@ -175,3 +175,22 @@ def test_reset_discards_the_run_and_keeps_the_inputs(studio):
     np.testing.assert_array_equal(studio.potential_sketcher.potential, truth)
     start = studio.runner.driver.snapshot()
     np.testing.assert_allclose(studio.design_map.heatmap.color, (np.asarray(start.onsite)).T)
+
+
+def test_play_animates_the_finished_design_across_the_field(studio):
+    studio.steps_box.value, studio.starts_box.value = 2, 1
+    assert studio.player.play.disabled and "when a run stops" in studio.player.readout.value
+    studio.run_button.click()
+    _finish(studio)
+    assert studio._frames.wait(300), "the frames were not computed within 300 s"
+    task, result, player = studio.task, studio.result(), studio.player
+    assert player.frames.shape == (len(task.flux), 12, 12) and not player.play.disabled
+    energy = float(np.atleast_1d(task.energy)[studio._cut_energy_index])
+    for index in (0, 17, 30):
+        player.play.value = index
+        expected = task.measurement.wavefunction_intensity(result.onsite, task.flux[index], energy, result.theta)
+        np.testing.assert_allclose(studio.wavefunction_map.heatmap.color, expected.T, atol=1e-10)
+        assert list(studio._frame_marker.x) == [task.flux[index]] * 2 and studio.wavefunction_flux.value == index
+    studio.run_button.click()  # running again: the frames of the old design go
+    _finish(studio)
+    assert studio._frames.wait(300) and len(player.frames) == len(task.flux)
