@@ -147,6 +147,8 @@ def run_design(config_path: str, resume: bool = False, output: str | None = None
 #: The notebooks shipped inside the package: the teaching notebooks and the one the dashboard serves.
 NOTEBOOKS = Path(__file__).resolve().parent / "notebooks"
 DASHBOARD_NOTEBOOK = NOTEBOOKS / "dashboard.ipynb"
+SHARE = Path(__file__).resolve().parent / "share" / "jupyter"
+TEMPLATE = "magwidgets"  # SHARE/voila/templates/magwidgets
 
 
 def copy_notebooks(destination: str | os.PathLike) -> list[Path]:
@@ -205,7 +207,10 @@ def dashboard_command(port: int | None = None, pool: int = 0, ip: str = "127.0.0
                f"--MappingKernelManager.cull_idle_timeout={int(idle_minutes * 60)}",
                "--MappingKernelManager.cull_interval=60",
                # a kernel busy under a class's load may be silent for seconds; the default 4 s drops its output
-               "--VoilaExecutor.iopub_timeout=120", "--VoilaExecutor.startup_timeout=300"]
+               "--VoilaExecutor.iopub_timeout=120", "--VoilaExecutor.startup_timeout=300",
+               # the package's template (found through JUPYTER_PATH, see dashboard_environment): Voila's lab
+               # template with the icon font served from the package instead of a CDN
+               f"--template={TEMPLATE}"]
     if pool:
         command += ["--preheat_kernel=True", f"--pool_size={pool}"]
     if run_folder:
@@ -237,6 +242,8 @@ def dashboard_environment(run_folder: str, slots: Optional[int] = None) -> dict:
     for name, value in compile_cache_environment().items():
         environment.setdefault(name, value)
     environment["TF_CPP_MIN_LOG_LEVEL"] = "3"  # jax sets 1 in this process on import; see compile_cache_environment
+    # Voila finds templates (and serves their static files) in the Jupyter data folders: add the package's own
+    environment["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(SHARE), os.environ.get("JUPYTER_PATH")]))
     return environment
 
 

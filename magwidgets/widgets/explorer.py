@@ -238,6 +238,7 @@ class FingerprintExplorer(widgets.VBox):
         self._move_markers(self.point.value)
         self.progress.step(f"|ψ|² of sample A at {flux.size} fluxes, for Play")
         frames = curve.wavefunction_frames(curve.onsite(samples[0]), curve.energy)
+        self.player.play.value = self.point.value  # Play starts where the Φ index slider is
         self.player.set_frames(flux, curve.energy, frames, "sample A: |ψ|²")
         self.progress.stop()
 
