@@ -19,7 +19,8 @@ MAX_FRAMES_PER_SECOND = 25
 
 
 class FieldPlayer:
-    """Play, a frame slider, speed and loop controls, the frame's flux and a download of its data.
+    """Play, speed and loop controls, the frame's flux and a download of its data (the panel's own flux slider
+    follows the frames through ``on_frame``).
 
     Parameters
     ----------
@@ -41,9 +42,6 @@ class FieldPlayer:
         self.title = ""
         self.play = tagged(widgets.Play(value=0, min=0, max=0, interval=100, repeat=True, show_repeat=False,
                                         disabled=True, description="play"), "mw-play")
-        self.slider = tagged(widgets.IntSlider(value=0, min=0, max=0, readout=False, disabled=True,
-                                               layout=dict(width="160px")), "mw-play-frame")
-        widgets.jslink((self.play, "value"), (self.slider, "value"))  # scrubbing and playing move together
         self.speed = tagged(widgets.BoundedIntText(value=10, min=1, max=MAX_FRAMES_PER_SECOND,
                                                    description="frames/s", layout=dict(width="150px")),
                             "mw-play-speed")
@@ -58,28 +56,30 @@ class FieldPlayer:
         self.download = tagged(widgets.HTML(""), "mw-play-link")
         self.play.observe(lambda change: self.show(change["new"]), names="value")
         self.widget = tagged(widgets.VBox([
-            widgets.HBox([self.play, self.slider, self.speed, self.loop], layout=dict(flex_flow="row wrap")),
+            widgets.HBox([self.play, self.speed, self.loop], layout=dict(flex_flow="row wrap")),
             widgets.HBox([self.readout, self.download_button, self.download], layout=dict(flex_flow="row wrap"))]),
             css_class)
 
     def set_frames(self, flux: np.ndarray, energy: float, frames: np.ndarray, title: str = "|ψ|²") -> None:
-        """New frames (n_flux, L, W) at fluxes ``flux`` and one ``energy``; shows the frame the slider is on."""
+        """New frames (n_flux, L, W) at fluxes ``flux`` and one ``energy``; shows the frame Play is on."""
         frames = np.asarray(frames, float)
         if frames.ndim != 3 or frames.shape[0] != len(flux):
             raise ValueError(f"expected one (L, W) frame per flux ({len(flux)}), got an array of shape {frames.shape}")
         self.flux, self.energy, self.frames, self.title = np.asarray(flux, float), float(energy), frames, title
-        self._limits = (0.0, float(max(frames.max(), 1e-12)))
+        # One colour range for every frame; a resonance can make a few sites of one frame far brighter than the
+        # rest, so the range ends at the 99.5th percentile of all frames (those few sites saturate).
+        self._limits = (0.0, float(max(np.quantile(frames, 0.995), 1e-12)))
         index = min(self.play.value, len(flux) - 1)
         with self.play.hold_trait_notifications():
-            self.play.max = self.slider.max = len(flux) - 1
-            self.play.disabled = self.slider.disabled = self.download_button.disabled = False
+            self.play.max = len(flux) - 1
+            self.play.disabled = self.download_button.disabled = False
         self.show(index)
 
     def clear(self, message: str = "frames appear when they are computed") -> None:
         """Drop the frames (e.g. the sample changed) and say when new ones come."""
         self.frames = np.zeros((0, 1, 1))
         self.play.playing = False
-        self.play.disabled = self.slider.disabled = self.download_button.disabled = True
+        self.play.disabled = self.download_button.disabled = True
         self.readout.value, self.download.value = message, ""
 
     def show(self, index: int) -> None:
@@ -89,7 +89,7 @@ class FieldPlayer:
         index = int(np.clip(index, 0, len(self.frames) - 1))
         flux = self.flux[index]
         self.site_map.show(self.frames[index], f"{self.title} at Φ/Φ0 = {flux:.4f}", limits=self._limits)
-        self.readout.value = f"frame {index + 1} of {len(self.frames)}: Φ/Φ0 = {flux:.4f}, E = {self.energy:g} t"
+        self.readout.value = f"Φ index {index} of {len(self.frames) - 1}: Φ/Φ0 = {flux:.4f}, E = {self.energy:g} t"
         self.download.value = ""
         if self.on_frame is not None:
             self.on_frame(index)
