@@ -2,8 +2,8 @@
 
 A :class:`Challenge` is one of the studio's "truth" tasks (:data:`~magwidgets.design.tasks.TASKS`) and a hidden
 sample: its potential V (and, for the magnetisation task, its angles theta). :func:`encode` turns it into a code
-such as ``1DNV-J1XP-3E2`` and :func:`decode` turns the code back into the same challenge, so a student's
-kernel rebuilds the sample, and from it the target G, with no state kept on the server. The student's target is
+such as ``100S-A07Z-80XP-HM`` (an antidot at (20, 5)) and :func:`decode` turns the code back into the same
+challenge, so a student's kernel rebuilds the sample, and from it the target G, with no state kept on the server. The student's target is
 ``TASKS[challenge.task].truth_conductance(challenge.potential, challenge.theta)`` (:meth:`Challenge.target`); the
 teacher's challenge holds exactly the arrays the code carries, so both compute the same target bit for bit.
 
@@ -20,7 +20,7 @@ The code is shown in blocks of 4 characters joined by dashes; dashes and spaces 
    the task's own default truth of a seed, or a preset of :data:`~magwidgets.core.potentials.PRESETS`) and a
    mask of the options given (high nibble, one bit per entry of :data:`RECIPE_OPTIONS`), then each given
    option as a zigzag varint of ``round(value / step)``. Options left out take the preset's defaults, so seed
-   000's antidot at (15, 10) is 6 characters and an antidot anywhere else 14.
+   000's antidot at (15, 10) is 8 characters and an antidot anywhere else 14.
 3. Arrays carry the sample itself: one byte of flags (bit 0: V follows, bit 1: theta follows), then each array
    quantised to :data:`POTENTIAL_STEP` (1e-3 t) or :data:`ANGLE_STEP` (1e-4 rad), as ``q = round(value / step)``
    in row order ``[x, y]``. Each array is stored as the shorter of two forms: bit-packed (a method byte 0, the
