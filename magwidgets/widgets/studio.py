@@ -508,7 +508,8 @@ class DesignStudio(widgets.VBox):
         with tempfile.TemporaryDirectory() as folder:
             path = os.path.join(folder, "design.npz")
             # a challenge's hidden sample is not handed out before Reveal
-            save_design_result(path, result, seed=seed, target=target, truth={} if self.challenge.hidden else self._truth)
+            truth = {} if self.challenge.hidden else self._truth
+            save_design_result(path, result, seed=seed, target=target, truth=truth)
             with open(path, "rb") as archive:
                 archive_bytes = archive.read()
         conductance = np.asarray(result.conductance)
