@@ -5,7 +5,8 @@ sample: its potential V (and, for the magnetisation task, its angles theta). :fu
 such as ``100S-A07Z-80XP-HM`` (an antidot at (20, 5)) and :func:`decode` turns the code back into the same
 challenge, so a student's kernel rebuilds the sample, and from it the target G, with no state kept on the server.
 The student's target is ``TASKS[challenge.task].truth_conductance(challenge.potential, challenge.theta)``
-(:meth:`Challenge.target`); the teacher's challenge holds exactly the arrays the code carries, so both compute the same target bit for bit.
+(:meth:`Challenge.target`); the teacher's challenge holds exactly the arrays the code carries, so both compute the
+same target bit for bit.
 
 The code (format version 1)
 ---------------------------
