@@ -116,3 +116,27 @@ def test_a_magnetisation_challenge_hides_the_angles_until_reveal():
     finally:
         if student.runner is not None:
             student.runner.cancel()
+
+
+def test_a_challenge_run_resumes_still_hidden_and_its_autosave_holds_no_sample(private_autosaves):
+    _, code = _teacher_code()
+    student = DesignStudio("reconstruct_potential", prepare=False)
+    assert student.challenge.start(code)
+    student.steps_box.value, student.starts_box.value = 2, 1
+    student.run_button.click()
+    _finish(student)
+    autosave = student.autosave
+    settings, arrays = autosave.load_inputs()
+    assert settings["challenge"] == student.challenge.code
+    assert not any(name.startswith("truth_") for name in arrays)
+
+    later = DesignStudio("identify_defect", prepare=False)  # a new kernel, after a closed tab
+    try:
+        later.resume(autosave.code)
+        assert "restored at step 2" in later.message.value
+        assert later.challenge.hidden and later.sample_area.children[0] is later.challenge.placeholder
+        np.testing.assert_array_equal(later._target()[0], decode(code).target())
+    finally:
+        for panel in (student, later):
+            if panel.runner is not None:
+                panel.runner.cancel()
