@@ -32,7 +32,7 @@ from .maps import SiteMap
 if TYPE_CHECKING:  # the studio imports this module: only the type checker may look back
     from .studio import DesignStudio
 
-HIDDEN = "🔒 hidden sample — press Reveal to compare"
+HIDDEN = "hidden sample — press Reveal to compare"
 
 
 class ClassChallenge(widgets.VBox):
@@ -187,7 +187,8 @@ class ClassChallenge(widgets.VBox):
         self.best_readout.value = "–"
         self.error_readout.value = ""
         self.reveal_button.disabled = False
-        show_message(self.message, f"Challenge {self.code}: {task.label}. The target is the hidden sample's G. "
+        name = f"Challenge {self.code}" if len(self.code) <= 24 else "Challenge started"  # a long code is noise
+        show_message(self.message, f"{name}: {task.label}. The target is the hidden sample's G. "
                                    f"{guess} Press Run, then Reveal to compare.", "info")
 
     def leave(self) -> None:
