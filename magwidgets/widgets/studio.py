@@ -22,12 +22,14 @@ import numpy as np
 from ..design import Optimizer
 from ..design.optimize import OPTIMIZERS
 from ..session.autosave import AUTOSAVE_SECONDS, Autosave, find_autosave, list_autosaves, new_autosave, served
+from ..design.challenge import decode as decode_challenge
 from ..design.config import CURVES
 from ..design.driver import Design, Snapshot
 from ..session.live import LiveRun
 from ..design.tasks import TASKS, Task
 from ..io.archives import save_design_result
 from ..io.measured import curves_to_csv
+from .challenge import ClassChallenge
 from ._common import LatestOnly, RunButtons, download_link, message_line, section, show_message, tagged
 from .maps import SiteMap, curve_figure, legend, legend_html
 from .player import FieldPlayer
@@ -58,7 +60,9 @@ class DesignStudio(widgets.VBox):
     Attributes a notebook or a test may drive: ``potential_sketcher`` and ``target_sketcher`` (the inputs),
     ``runner`` (the :class:`LiveRun`), ``result()`` (the current :class:`DesignResult`), ``autosave`` (the
     current run's :class:`~magwidgets.session.autosave.Autosave`), :meth:`resume`, and the buttons
-    ``run_button``, ``pause_button``, ``stop_button``, ``reset_button``, ``resume_button``.
+    ``run_button``, ``pause_button``, ``stop_button``, ``reset_button``, ``resume_button``, and ``challenge`` (the
+    :class:`~magwidgets.widgets.challenge.ClassChallenge` row: a code for the current hidden sample, or a code's
+    hidden sample as the target).
 
     Every run is autosaved under a code shown below the buttons; after a dead kernel or a closed tab, the code and
     Resume continue it. In a notebook the newest autosave is offered at once; on a served dashboard only by code.
@@ -133,6 +137,7 @@ class DesignStudio(widgets.VBox):
         self.sample_area = widgets.VBox()
         self.loss_area = widgets.VBox()
         self.family_area = widgets.HBox(layout=dict(display="none"))
+        self.challenge = ClassChallenge(self)
 
         buttons = widgets.HBox([self.run_button, self.pause_button, self.stop_button, self.reset_button])
         readouts = widgets.HBox([self.step_readout, self.loss_readout, self.speed_readout, self.progress, self.status])
@@ -146,6 +151,7 @@ class DesignStudio(widgets.VBox):
         self.children = [
             section("Problem", self.task_picker), section("Optimiser", settings),
             section("Run", buttons, readouts, self.controls.progress.line, resuming, self.message),
+            section("Class challenge", self.challenge),
             section("Target and progress", widgets.HBox([self.target_area, self.loss_area],
                                                         layout=dict(flex_flow="row wrap"))),
             section("Sample, design and wavefunction", maps, self.family_area), self.downloads]
@@ -168,6 +174,7 @@ class DesignStudio(widgets.VBox):
         if name not in TASKS:
             raise ValueError(f"unknown task {name!r}; expected one of {sorted(TASKS)}")
         self._discard_runner()
+        self.challenge.leave()
         if self.task_picker.value != name:
             self.task_picker.value = name  # re-enters through the observer
             return
@@ -270,9 +277,15 @@ class DesignStudio(widgets.VBox):
             self._sketch_sets_target = True
 
     def _on_sketch_change(self, change) -> None:
+        if self.challenge.active:  # the sketch is the student's guess; the target is the code's hidden sample
+            return
         if self._sketch_sets_target and self.task.target_from == "truth" and not self.task.solves_magnetisation:
             self._truth = dict(potential=np.array(change["new"], float))
-            self._show_target(self.task.truth_conductance(self._truth["potential"]))
+            self._set_truth_target()
+
+    def _set_truth_target(self) -> None:
+        """The target of the sample in ``_truth`` (sketched, random or a challenge's hidden one): its G."""
+        self._show_target(self.task.truth_conductance(self._truth["potential"], self._truth.get("theta")))
 
     def _show_target(self, values: np.ndarray) -> None:
         """The target of a "truth" task: the conductance of the sketched (or random) sample."""
@@ -310,6 +323,8 @@ class DesignStudio(widgets.VBox):
     def _initial_params(self, n_starts: int):
         """Where a run starts: the last design when the task continues one (smoothing), else the task's guess."""
         task = self.task
+        if self.challenge.active:
+            return self.challenge.initial_params(n_starts, int(self.seed_box.value))
         if task.continues and self._previous is not None and self._previous[0] == task.parametrisation().describe():
             show_message(self.message, "Smoothing the last design of this parametrisation.", "info")
             return jax.tree_util.tree_map(lambda leaf: np.repeat(leaf[None], n_starts, 0) if n_starts > 1 else leaf,
@@ -326,7 +341,7 @@ class DesignStudio(widgets.VBox):
         """
         task, optimizer = self.task, self._optimizer()
         smoothness, seed, n_starts = float(self.smoothness_box.value), int(self.seed_box.value), int(self.starts_box.value)
-        truth = dict(self._truth)
+        truth = {} if self.challenge.hidden else dict(self._truth)
         if resumed is None:
             (target, weights), initial, autosave = self._target(), self._initial_params(n_starts), new_autosave()
         else:
@@ -337,6 +352,8 @@ class DesignStudio(widgets.VBox):
             initial = jax.tree_util.tree_unflatten(structure, stored) if stored else None
         settings = dict(task=task.name, optimizer=optimizer.name, rate=optimizer.learning_rate, smoothness=smoothness,
                         seed=seed, n_starts=n_starts)
+        if self.challenge.hidden:  # the code, not the sample: resuming plays the challenge again, still hidden
+            settings["challenge"] = self.challenge.code
 
         def build() -> Design:
             if resumed is None:
@@ -385,7 +402,13 @@ class DesignStudio(widgets.VBox):
         self.optimizer_picker.value, self.rate_box.value = settings["optimizer"], settings["rate"]
         self.smoothness_box.value, self.seed_box.value = settings["smoothness"], settings["seed"]
         self.starts_box.value = settings["n_starts"]
-        if task.target_from == "truth":
+        if settings.get("challenge"):
+            try:
+                self.challenge.enter(decode_challenge(settings["challenge"]), settings["challenge"])
+            except ValueError as error:
+                show_message(self.message, f"autosave {autosave.code}: {error}")
+                return
+        elif task.target_from == "truth":
             self._truth = {name[len("truth_"):]: arrays[name] for name in ("truth_potential", "truth_theta")
                            if name in arrays}
             if task.solves_magnetisation:
@@ -478,6 +501,7 @@ class DesignStudio(widgets.VBox):
             self._show_wavefunction(snapshot)
             self.step_readout.value = str(snapshot.step)
             self.loss_readout.value = f"{snapshot.loss:.4g}"
+            self.challenge.show_loss(float(np.nanmin(best)))
             self.speed_readout.value = f"{snapshot.steps_per_second:.1f}" if snapshot.steps_per_second else "–"
             self.progress.value = min(snapshot.step, self.progress.max)
             if design.n_starts > 1:
@@ -545,7 +569,9 @@ class DesignStudio(widgets.VBox):
         task = self.task
         with tempfile.TemporaryDirectory() as folder:
             path = os.path.join(folder, "design.npz")
-            save_design_result(path, result, seed=seed, target=target, truth=self._truth)
+            # a challenge's hidden sample is not handed out before Reveal
+            truth = {} if self.challenge.hidden else self._truth
+            save_design_result(path, result, seed=seed, target=target, truth=truth)
             with open(path, "rb") as archive:
                 archive_bytes = archive.read()
         conductance = np.asarray(result.conductance)
