@@ -452,7 +452,7 @@ def _intensity_points(wire: Wire, onsite, theta, grid: SweepGrid) -> jnp.ndarray
 def wavefunction_intensity_sweep(wire: Wire, onsite, flux, energy, theta=None,
                                  progress: Optional[Progress] = None) -> jnp.ndarray:
     """:func:`wavefunction_intensity` at every flux of a sweep at one energy, shape (n_flux, L, W): the frames of
-    an animation of |psi|^2 across the field.
+    an animation of ``|psi|^2`` across the field.
 
     .. math:: I_i(x, y) = \\sum_{n \\in \\mathrm{left}} |\\psi_n(x, y; \\Phi_i)|^2
               = [G_{x,0} \\Gamma_L G_{x,0}^\\dagger]_{(x, y), (x, y)}

@@ -88,12 +88,12 @@ class Measurement:
         return np.asarray(conductance(self.wire, clean, np.atleast_1d(self.flux), energy))
 
     def wavefunction_intensity(self, onsite, flux: float, energy: float, theta=None) -> np.ndarray:
-        """Sum over the left lead's incoming modes of |psi_n(x, y)|^2 at one point (flux, energy), shape (L, W)."""
+        """Sum over the left lead's incoming modes of ``|psi_n(x, y)|^2`` at one point (flux, energy), shape (L, W)."""
         return np.asarray(wavefunction_intensity(self.wire, onsite, float(flux), float(energy), theta))
 
     def wavefunction_frames(self, onsite, energy: float, theta=None, *,
                             progress: Optional[Progress] = None) -> np.ndarray:
-        """|psi|^2(x, y) at every flux of the grid at one energy, shape (n_flux, L, W), in one batched call: the
+        """``|psi|^2(x, y)`` at every flux of the grid at one energy, shape (n_flux, L, W), in one batched call: the
         frames of an animation across the field."""
         return np.asarray(wavefunction_intensity_sweep(self.wire, onsite, np.atleast_1d(self.flux), float(energy),
                                                        theta, progress=progress))
