@@ -79,12 +79,12 @@ class ClassChallenge(widgets.VBox):
         self.placeholder = tagged(widgets.HTML(f'<div style="width: 360px; padding: 60px 10px; text-align: center; '
                                                f'border: 2px dashed #999999; color: #555555; font-size: 15px">'
                                                f'{html.escape(HIDDEN)}</div>'), "mw-challenge-hidden")
-        self.truth_map = SiteMap("hidden sample (revealed)", (30, 30), "mw-challenge-truth-figure", symmetric=True)
+        self.truth_map = SiteMap("hidden sample (revealed)", (30, 30), "mw-challenge-truth-figure", symmetric=True,
+                                 label="V (t)")
         self.make_button.on_click(lambda _button: self.make())
         self.start_button.on_click(lambda _button: self.start(self.code_box.value))
         self.reveal_button.on_click(lambda _button: self.reveal())
         self.children = [
-            widgets.HTML("<b>Class challenge</b>"),
             widgets.HBox([self.make_button, self.code_display], layout=dict(align_items="center")),
             widgets.HBox([self.code_box, self.start_button, self.best_readout, self.reveal_button],
                          layout=dict(align_items="center", flex_flow="row wrap")),
@@ -232,9 +232,10 @@ class ClassChallenge(widgets.VBox):
         potential, theta = task.problem().known_sites(self.challenge.potential, self.challenge.theta)
         truth = np.cos(theta) if task.solves_magnetisation else potential
         quantity, unit = ("m_z", "") if task.solves_magnetisation else ("V", " t")
+        self.truth_map.colour_bar.relabel(quantity + (" (t)" if unit else ""))
         self.truth_map.show(truth, f"hidden sample (revealed): {quantity}")
         self.revealed = True
-        children = [self.truth_map.figure]
+        children = [self.truth_map.widget]
         if not task.solves_magnetisation:
             children.append(studio.potential_sketcher)
         studio.sample_area.children = children

@@ -69,6 +69,11 @@ class ColourBar:
             self.widget.add_class(css_class)
         self._render()
 
+    def relabel(self, label: str) -> None:
+        if label != self.label:
+            self.label = label
+            self._render()
+
     def show(self, low: float, high: float) -> None:
         if (low, high) != (self.low, self.high):
             self.low, self.high = float(low), float(high)

@@ -81,7 +81,7 @@ def test_the_student_fits_the_hidden_sample_without_seeing_it():
         assert not student.challenge.hidden
         pinned = TASKS["reconstruct_potential"].problem().known_sites(challenge.potential)[0]
         np.testing.assert_allclose(student.challenge.truth_map.heatmap.color, pinned.T)
-        assert student.sample_area.children[0] is student.challenge.truth_map.figure
+        assert student.sample_area.children[0] is student.challenge.truth_map.widget
         assert "max |V" in student.challenge.error_readout.value
         # another task leaves the challenge
         student.task_picker.value = "identify_defect"
