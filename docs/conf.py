@@ -18,7 +18,8 @@ author = "magwidgets developers"
 copyright = "2026, magwidgets developers"
 version = release = __version__
 
-extensions = ["myst_nb", "sphinx.ext.autodoc", "sphinx.ext.napoleon", "sphinx.ext.mathjax"]
+# The pages load nothing from a CDN for their maths: MathJax 3 is copied into the site (sphinx-mathjax-offline).
+extensions = ["myst_nb", "sphinx.ext.autodoc", "sphinx.ext.napoleon", "sphinx.ext.mathjax", "sphinx-mathjax-offline"]
 myst_enable_extensions = ["dollarmath", "amsmath"]
 myst_heading_anchors = 3
 napoleon_google_docstring = False

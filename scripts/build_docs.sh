@@ -13,4 +13,9 @@ cd "$ROOT"
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"     # document this checkout
 export XLA_PYTHON_CLIENT_PREALLOCATE=false
 timeout "${BUILD_DOCS_SECONDS:-3600}" "$PYTHON" -m sphinx -E -W --keep-going -b html docs docs/_build/html
+# The maths must render without internet: no page may load MathJax from elsewhere.
+if grep -rlE '<script[^>]+src="https?://[^"]*mathjax' docs/_build/html --include=*.html; then
+    echo "the pages above load MathJax from the internet" >&2
+    exit 1
+fi
 echo "documentation: $ROOT/docs/_build/html/index.html"

@@ -1,5 +1,9 @@
 """Minimal reproducer: repeated jitted value-and-gradient sweeps hang under jax/jaxlib 0.10 on CPU.
 
+Importing magwidgets now avoids it (:func:`magwidgets.core.process.avoid_jaxlib_lapack_deadlock` turns the XLA
+scheduler named below off): under jaxlib 0.10.2 the plain command ran 200 of 200 calls (2026-12-05), and
+``--xla-flags=--xla_cpu_enable_concurrency_optimized_scheduler=true`` (the scheduler back on) hung at call 85.
+
     python scripts/jax_lapack_deadlock.py [--calls 200] [--stall 60] [--no-configure] [--xla-flags FLAGS]
 
 Calls the jitted ``jax.value_and_grad`` of the seed 000 log-RMS loss (30 x 30 wire, 101 fluxes; the design loop's
