@@ -1,9 +1,5 @@
 """Minimal reproducer: repeated jitted value-and-gradient sweeps hang under jax/jaxlib 0.10 on CPU.
 
-Importing magwidgets now avoids it (:func:`magwidgets.core.process.avoid_jaxlib_lapack_deadlock` turns the XLA
-scheduler named below off): under jaxlib 0.10.2 the plain command ran 200 of 200 calls (2026-12-05), and
-``--xla-flags=--xla_cpu_enable_concurrency_optimized_scheduler=true`` (the scheduler back on) hung at call 85.
-
     python scripts/jax_lapack_deadlock.py [--calls 200] [--stall 60] [--no-configure] [--xla-flags FLAGS]
 
 Calls the jitted ``jax.value_and_grad`` of the seed 000 log-RMS loss (30 x 30 wire, 101 fluxes; the design loop's
@@ -25,7 +21,10 @@ Tried and not enough: ``--xla-flags=--xla_cpu_multi_thread_eigen=false`` (hung a
 ``--xla_cpu_use_thunk_runtime=false`` (call 17), ``--no-configure`` (call 10) and ``JAX_CPU_ENABLE_ASYNC_DISPATCH=false``
 (call 65). A workaround that held: ``--xla-flags=--xla_cpu_enable_concurrency_optimized_scheduler=false`` finished
 200, 300 and 300 calls (0.13-0.17 s each), and ``benchmarks/bench_transport.py --quick`` ran to the end with it
-under 0.10.2. XLA_FLAGS is read when the CPU backend starts, so the flag has to be set before the first JAX
+under 0.10.2 (and again 200 of 200 calls on 2026-12-05, while with the flag set to ``true`` it hung at call 85).
+The flag does not help two programs run from two Python threads at once: the fingerprint explorer computes its
+map next to its curves that way, and under 0.10.2 with the flag both threads hung in ``Measurement.conductance``
+at 0 % CPU (``py-spy dump``). XLA_FLAGS is read when the CPU backend starts, so the flag has to be set before the first JAX
 computation of the process.
 """
 from __future__ import annotations

@@ -96,30 +96,3 @@ def test_import_turns_on_float64():
     completed = subprocess.run([sys.executable, "-c", "import jax, magwidgets; print(jax.config.jax_enable_x64)"],
                                capture_output=True, text=True, timeout=300)
     assert completed.stdout.strip() == "True", completed.stderr
-
-
-def test_jaxlib_010_gets_the_scheduler_flag_before_the_backend_starts(monkeypatch):
-    """Under jaxlib 0.10 the import adds the flag that stops two batched LAPACK solves deadlocking XLA's pool;
-    under 0.9 it changes nothing; a started backend gets a warning instead; the user's own setting is kept."""
-    import jaxlib
-    from jax._src import xla_bridge
-
-    from magwidgets.core import process
-
-    monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
-    monkeypatch.setattr(jaxlib, "__version__", "0.9.2")
-    assert process.avoid_jaxlib_lapack_deadlock() is False
-    assert os.environ["XLA_FLAGS"] == "--xla_force_host_platform_device_count=2"
-    monkeypatch.setattr(jaxlib, "__version__", "0.10.2")
-    monkeypatch.setattr(xla_bridge, "backends_are_initialized", lambda: False)
-    assert process.avoid_jaxlib_lapack_deadlock() is True
-    assert os.environ["XLA_FLAGS"] == f"--xla_force_host_platform_device_count=2 {process.JAXLIB_DEADLOCK_FLAG}"
-    assert process.avoid_jaxlib_lapack_deadlock() is True  # once only
-    assert os.environ["XLA_FLAGS"].count("concurrency_optimized_scheduler") == 1
-    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_enable_concurrency_optimized_scheduler=true")
-    assert process.avoid_jaxlib_lapack_deadlock() is False  # the user's explicit choice
-    monkeypatch.setenv("XLA_FLAGS", "")
-    monkeypatch.setattr(xla_bridge, "backends_are_initialized", lambda: True)
-    with pytest.warns(RuntimeWarning, match="Import magwidgets before the first JAX computation"):
-        assert process.avoid_jaxlib_lapack_deadlock() is False
-    assert os.environ["XLA_FLAGS"] == ""

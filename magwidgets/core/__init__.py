@@ -2,14 +2,9 @@
 import jax
 
 
-# The physics needs float64 (agreement with Kwant to 1e-8); single precision is opt-in per call. With the jaxlib 0.10
-# guard below, these are the only process-wide changes an import makes: the allocator and OpenBLAS settings wait for
-# an explicit configure().
+# The physics needs float64 (agreement with Kwant to 1e-8); single precision is opt-in per call. This is the only
+# process-wide change an import makes: the allocator and OpenBLAS settings wait for an explicit configure().
 jax.config.update("jax_enable_x64", True)
-
-from .process import avoid_jaxlib_lapack_deadlock  # noqa: E402
-
-avoid_jaxlib_lapack_deadlock()
 
 from .kwant_system import to_kwant  # noqa: E402
 from .leads import LeadSelfEnergies, clear_lead_cache, lead_self_energies  # noqa: E402

@@ -1,7 +1,6 @@
 """Process-wide settings for repeated XLA calls on CPU, applied only when asked: :func:`configure`.
 
-Importing magwidgets turns on float64 in JAX and, under jaxlib 0.10 only, turns off one XLA CPU scheduler
-(:func:`avoid_jaxlib_lapack_deadlock`); it changes nothing else in the process. Two further settings make a
+Importing magwidgets turns on float64 in JAX and changes nothing else in the process. Two further settings make a
 process that calls the transport kernels over and over (a design loop, a dashboard kernel, a benchmark) faster, but
 they act on the whole process, the user's own NumPy and SciPy included, so they are opt-in:
 
@@ -42,42 +41,6 @@ TRIM_THRESHOLD = 512 * 2**20
 #: OpenBLAS's thread-count setters, newest naming first (SciPy's wheels prefix theirs, 64-bit builds suffix theirs).
 OPENBLAS_SETTERS = ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
                     "openblas_set_num_threads64_", "openblas_set_num_threads")
-
-
-#: jaxlib 0.10's CPU LAPACK kernels split a batch into tasks on the XLA thread pool they run on and wait for them;
-#: XLA's concurrency-optimised scheduler then runs two batched triangular solves of one program (a sweep's forward
-#: and adjoint solves) at once, each holding a pool thread while waiting for tasks that no free thread can run, and
-#: the program hangs (``scripts/jax_lapack_deadlock.py`` reproduces it within 10 calls on 2 cores). jaxlib 0.9
-#: ran a batch in the calling thread. With this scheduler off, XLA runs them one after the other.
-JAXLIB_DEADLOCK_FLAG = "--xla_cpu_enable_concurrency_optimized_scheduler=false"
-
-
-def avoid_jaxlib_lapack_deadlock() -> bool:
-    """Under jaxlib >= 0.10, add :data:`JAXLIB_DEADLOCK_FLAG` to ``XLA_FLAGS`` before the CPU backend starts.
-
-    Called when magwidgets is imported. XLA reads its flags once, when the first computation starts the backend:
-    if that has happened already, a warning says to import magwidgets first (or to set the flag yourself). A flag
-    of the same name that the user set is kept. Returns whether the flag is in effect for this process.
-    """
-    import warnings
-
-    import jaxlib
-
-    if tuple(int(part) for part in jaxlib.__version__.split(".")[:2]) < (0, 10):
-        return False
-    flags = os.environ.get("XLA_FLAGS", "")
-    name = JAXLIB_DEADLOCK_FLAG.split("=")[0]
-    if name in flags:
-        return JAXLIB_DEADLOCK_FLAG in flags
-    from jax._src import xla_bridge
-
-    if xla_bridge.backends_are_initialized():
-        warnings.warn(f"JAX started before magwidgets was imported, so XLA_FLAGS cannot take {JAXLIB_DEADLOCK_FLAG} "
-                      "any more: under jaxlib 0.10 repeated gradient sweeps can hang. Import magwidgets before the "
-                      "first JAX computation, or set the flag in XLA_FLAGS yourself.", RuntimeWarning, stacklevel=3)
-        return False
-    os.environ["XLA_FLAGS"] = f"{flags} {JAXLIB_DEADLOCK_FLAG}".strip()
-    return True
 
 
 class ProcessSettings(NamedTuple):
