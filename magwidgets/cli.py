@@ -209,7 +209,7 @@ def dashboard_command(port: int | None = None, pool: int = 0, ip: str = "127.0.0
                # a kernel busy under a class's load may be silent for seconds; the default 4 s drops its output
                "--VoilaExecutor.iopub_timeout=120", "--VoilaExecutor.startup_timeout=300",
                # the package's template (found through JUPYTER_PATH, see dashboard_environment): Voila's lab
-               # template with the icon font served from the package instead of a CDN
+               # template without its links to a CDN (Voila's own bundle has the icon font)
                f"--template={TEMPLATE}"]
     if pool:
         command += ["--preheat_kernel=True", f"--pool_size={pool}"]

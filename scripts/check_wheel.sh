@@ -48,6 +48,7 @@ timeout 300 "$VENV_PYTHON" -m pip install -q --upgrade pip build
 timeout 600 "$VENV_PYTHON" -m build --outdir "$WORK/dist" "$ROOT" >"$WORK/build.log" 2>&1 || { tail -30 "$WORK/build.log"; exit 1; }
 WHEEL=$(ls "$WORK"/dist/magwidgets-*.whl)
 unzip -l "$WHEEL" | grep -q "magwidgets/notebooks/dashboard.ipynb" || { echo "check_wheel: the wheel lacks the dashboard notebook" >&2; exit 1; }
+unzip -l "$WHEEL" | grep -q "magwidgets/share/jupyter/voila/templates/magwidgets/index.html.j2" || { echo "check_wheel: the wheel lacks the dashboard's Voila template" >&2; exit 1; }
 
 echo "== installing $(basename "$WHEEL") in a fresh venv"
 timeout 900 "$VENV_PYTHON" -m pip install -q "$WHEEL"

@@ -2,6 +2,7 @@
 and the notebooks shipped inside the package (``magwidgets notebooks DEST``)."""
 import ast
 import json
+import os
 import re
 import subprocess
 import sys
@@ -129,3 +130,22 @@ def test_notebooks_command_from_the_console_script(tmp_path):
     assert completed.returncode == 0, completed.stderr
     assert "jupyter lab" in completed.stderr
     assert (tmp_path / "copy" / "dashboard.ipynb").is_file()
+
+
+def test_the_dashboard_template_ships_and_is_the_one_voila_is_told_to_use(tmp_path):
+    """Voila finds the package's template through JUPYTER_PATH; a file left out of package-data would be missing
+    from a wheel, and Voila would stop with "template not found"."""
+    from fnmatch import fnmatch
+
+    from magwidgets.cli import SHARE, TEMPLATE, dashboard_command, dashboard_environment
+
+    folder = SHARE / "voila" / "templates" / TEMPLATE
+    files = [path.relative_to(Path(magwidgets.__file__).parent).as_posix() for path in folder.rglob("*")
+             if path.is_file()]
+    assert {"conf.json", "index.html.j2"} <= {Path(name).name for name in files}
+    globs = PYPROJECT["tool"]["setuptools"]["package-data"]["magwidgets"]
+    assert [name for name in files if not any(fnmatch(name, glob) for glob in globs)] == []
+    # the template itself names no host: whatever it adds to the page is served by this machine
+    assert "://" not in (folder / "index.html.j2").read_text().replace("'://'", "")
+    assert f"--template={TEMPLATE}" in dashboard_command(port=1, open_browser=False)
+    assert str(SHARE) in dashboard_environment(str(tmp_path)).get("JUPYTER_PATH", "").split(os.pathsep)
