@@ -47,8 +47,11 @@ VENV_PYTHON="$WORK/venv/bin/python"
 timeout 300 "$VENV_PYTHON" -m pip install -q --upgrade pip build
 timeout 600 "$VENV_PYTHON" -m build --outdir "$WORK/dist" "$ROOT" >"$WORK/build.log" 2>&1 || { tail -30 "$WORK/build.log"; exit 1; }
 WHEEL=$(ls "$WORK"/dist/magwidgets-*.whl)
-unzip -l "$WHEEL" | grep -q "magwidgets/notebooks/dashboard.ipynb" || { echo "check_wheel: the wheel lacks the dashboard notebook" >&2; exit 1; }
-unzip -l "$WHEEL" | grep -q "magwidgets/share/jupyter/voila/templates/magwidgets/index.html.j2" || { echo "check_wheel: the wheel lacks the dashboard's Voila template" >&2; exit 1; }
+# The listing goes to a file: `unzip -l | grep -q` fails under pipefail whenever grep stops reading before unzip
+# has written everything (unzip then dies of SIGPIPE).
+unzip -l "$WHEEL" >"$WORK/wheel-files.txt"
+grep -q "magwidgets/notebooks/dashboard.ipynb" "$WORK/wheel-files.txt" || { echo "check_wheel: the wheel lacks the dashboard notebook" >&2; exit 1; }
+grep -q "magwidgets/share/jupyter/voila/templates/magwidgets/index.html.j2" "$WORK/wheel-files.txt" || { echo "check_wheel: the wheel lacks the dashboard's Voila template" >&2; exit 1; }
 
 echo "== installing $(basename "$WHEEL") in a fresh venv"
 timeout 900 "$VENV_PYTHON" -m pip install -q "$WHEEL"
