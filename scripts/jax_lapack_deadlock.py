@@ -1,12 +1,15 @@
 """Minimal reproducer: repeated jitted value-and-gradient sweeps hang under jax/jaxlib 0.10 on CPU.
 
-    python scripts/jax_lapack_deadlock.py [--calls 200] [--stall 60] [--no-configure] [--xla-flags FLAGS]
+    python scripts/jax_lapack_deadlock.py [--calls 200] [--stall 60] [--batched-lapack] [--no-configure]
+                                          [--xla-flags FLAGS]
 
 Calls the jitted ``jax.value_and_grad`` of the seed 000 log-RMS loss (30 x 30 wire, 101 fluxes; the design loop's
 and the benchmark's call) on a new potential each time, in a child process, and watches it: the child prints one
 line per finished call, and a call that has not finished ``--stall`` seconds after the previous one (about 0.15 s is
 normal) counts as a deadlock (the process then sits at ~0 % CPU in ``block_until_ready``). Exits 0 when every call
 finished, 1 on a deadlock. ``--xla-flags`` is passed to the child as XLA_FLAGS, to try workarounds.
+``--batched-lapack`` hands LAPACK whole batches, as ``jnp.linalg`` does, instead of the one matrix per call of
+``magwidgets.core.linalg`` (the fix): with it, the script reproduces the hang under jaxlib 0.10.
 
 Measured on a 2-core CPU (2026-12-05), with magwidgets.configure() (serial OpenBLAS, as the benchmark and the design
 loop run), ``--stall 20``: jax/jaxlib 0.9.2 finished all 200 calls (0.13-0.15 s each); 0.10.2 hung at call 11
@@ -26,6 +29,10 @@ The flag does not help two programs run from two Python threads at once: the fin
 map next to its curves that way, and under 0.10.2 with the flag both threads hung in ``Measurement.conductance``
 at 0 % CPU (``py-spy dump``). XLA_FLAGS is read when the CPU backend starts, so the flag has to be set before the first JAX
 computation of the process.
+The fix, ``magwidgets.core.linalg``: under jaxlib >= 0.10 every inverse, solve and log-determinant loops over its
+batch inside the compiled program and hands LAPACK one matrix per call, which it runs in the calling thread.
+With it, 0.10.2 finished 300 of 300 calls (0.13 s each, as under 0.9) and the whole test suite passed; with
+``--batched-lapack`` it still hangs.
 """
 from __future__ import annotations
 
@@ -43,6 +50,9 @@ import magwidgets as mw
 
 if CONFIGURE:
     mw.configure()
+if BATCHED:
+    import magwidgets.core.linalg
+    magwidgets.core.linalg.ONE_MATRIX_PER_CALL = False
 wire = mw.Wire(30, 30)
 x, y = np.meshgrid(np.arange(30), np.arange(30), indexing="ij")
 onsite = 4 + 10 * np.exp(-((x - 15) ** 2 + (y - 10) ** 2) / 4)
@@ -73,6 +83,8 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--stall", type=float, default=60.0, help="seconds without a finished call = deadlock")
     parser.add_argument("--no-configure", action="store_true", help="leave OpenBLAS and glibc at their defaults")
+    parser.add_argument("--batched-lapack", action="store_true",
+                        help="hand LAPACK whole batches, as jnp.linalg does (the behaviour that hangs under 0.10)")
     parser.add_argument("--xla-flags", default="", help="XLA_FLAGS for the child")
     parser.add_argument("--eager-first", action="store_true",
                         help="call the un-jitted value-and-gradient once first, as the benchmark does")
@@ -80,7 +92,7 @@ def main() -> int:
     if args.calls < 1 or args.stall <= 0:
         parser.error("--calls must be >= 1 and --stall > 0")
     code = (CHILD.replace("CONFIGURE", str(not args.no_configure)).replace("CALLS", str(args.calls))
-            .replace("EAGER_FIRST", str(args.eager_first)))
+            .replace("EAGER_FIRST", str(args.eager_first)).replace("BATCHED", str(args.batched_lapack)))
     environment = dict(os.environ)
     if args.xla_flags:
         environment["XLA_FLAGS"] = (environment.get("XLA_FLAGS", "") + " " + args.xla_flags).strip()

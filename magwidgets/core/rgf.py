@@ -16,6 +16,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from .linalg import inv
 from .wire import Wire, slice_hamiltonian
 
 
@@ -41,7 +42,7 @@ def _sweep(energy, hamiltonians, v, sigma_first, sigma_last):
         hamiltonian, last = slice_data
         inverse = energy * eye - hamiltonian - v[:, None] * g_previous * jnp.conj(v)[None, :]
         inverse = inverse - jnp.where(last, sigma_last, jnp.zeros_like(sigma_last))
-        g = jnp.linalg.inv(inverse)
+        g = inv(inverse)
         column = g @ (v[:, None] * column_previous)
         return (g, column), (g, column)
 
@@ -84,10 +85,10 @@ def rgf_green_columns(wire: Wire, blocks, v, energy, sigma_left, sigma_right) ->
 
     def full_diagonal(x_first_side, g_neighbour_right, sigma):
         # G_{xx} at an end slice: both the lead and the rest of the wire folded in.
-        return jnp.linalg.inv(energy * eye - hamiltonians[x_first_side] - sigma - g_neighbour_right)
+        return inv(energy * eye - hamiltonians[x_first_side] - sigma - g_neighbour_right)
 
     if length == 1:
-        corner = jnp.linalg.inv(energy * eye - hamiltonians[0] - sigma_left - sigma_right)
+        corner = inv(energy * eye - hamiltonians[0] - sigma_left - sigma_right)
         return corner[None], corner[None]
     g00 = full_diagonal(0, cv * g_right[1], sigma_left)
     g_last = full_diagonal(length - 1, vv * g_left[length - 2], sigma_right)

@@ -40,6 +40,7 @@ import jax
 import jax.numpy as jnp
 from jax.custom_derivatives import SymbolicZero
 
+from .linalg import inv, solve
 from .wire import Wire, apply_slice_hamiltonian
 
 #: Slices between re-normalisations. On the seed 000 wire (30 x 30, a 10t antidot) 5 keeps the transfer-matrix
@@ -125,7 +126,7 @@ def _site_products(wire: Wire, psi, partner):
 def _boundary_coefficients(wire: Wire, slices: _Slices, psi, w, sigma, source):
     """c with ``[(E - H_b - Sigma) psi - w] c = source`` on the boundary slice b: the far lead and the source."""
     boundary = slices.energy * psi - apply_slice_hamiltonian(wire, slices.boundary, psi) - w
-    return jnp.linalg.solve(boundary - sigma @ psi, source)
+    return solve(boundary - sigma @ psi, source)
 
 
 class _OutgoingBasis(NamedTuple):
@@ -143,7 +144,7 @@ def _outgoing_basis(wire: Wire, slices: _Slices, riccati) -> _OutgoingBasis:
 
     def normalised_block(riccati, block_slices):
         psi, w = _sweep(wire, slices.energy, slices.inverse_v, slices.conj_v, (identity, riccati), block_slices)
-        inverse = jnp.linalg.inv(psi)
+        inverse = inv(psi)
         return w @ inverse, (inverse, riccati)
 
     stored = []
@@ -225,7 +226,7 @@ def _row_sweep(wire: Wire, blocks, v, energy, sigma_left, sigma_right, source, r
     def normalised_block(carry, block_slices):
         w, rows = carry
         psi, w = _sweep(wire, slices.energy, slices.inverse_v, slices.conj_v, (identity, w), block_slices)
-        inverse = jnp.linalg.inv(psi)
+        inverse = inv(psi)
         return w @ inverse, rows @ inverse
 
     def block_step(carry, block_slices):

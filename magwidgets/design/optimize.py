@@ -31,6 +31,8 @@ import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
 
+from ..core.linalg import solve
+
 # Seed 000 sec. II: eta = 1e-2, x0.9 at 2000 steps, x0.5 at 5000, x0.1 at 10000, 15000 and 30000.
 SEED000_SCHEDULE = {2000: 0.9, 5000: 0.5, 10000: 0.1, 15000: 0.1, 30000: 0.1}
 OPTIMIZERS = ("rmsprop", "adabelief", "adam", "descent", "levenberg_marquardt")
@@ -139,7 +141,7 @@ def _levenberg_marquardt_update(curvature, rate):
     """dp = -(J^T J + lambda <diag J^T J> I)^-1 J^T r with lambda = 1 / rate."""
     jtj, jtr = curvature
     damping = jnp.mean(jnp.diag(jtj)) / rate
-    return -jnp.linalg.solve(jtj + damping * jnp.eye(jtj.shape[0]), jtr)
+    return -solve(jtj + damping * jnp.eye(jtj.shape[0]), jtr)
 
 
 def initial_state(objective, optimizer: Optimizer, params, data) -> StepState:

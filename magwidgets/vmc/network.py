@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..core.linalg import slogdet
 from .systems import System
 
 
@@ -127,7 +128,7 @@ def log_psi(params: dict, system: System, electrons) -> tuple[jnp.ndarray, jnp.n
         value = orbitals[:, 0, 0]
         signs, logs = jnp.sign(value), jnp.log(jnp.abs(value))
     else:
-        signs, logs = jnp.linalg.slogdet(orbitals)
+        signs, logs = slogdet(orbitals)
     shift = jax.lax.stop_gradient(jnp.max(logs))
     total = jnp.sum(signs * jnp.exp(logs - shift))
     return jnp.sign(total), shift + jnp.log(jnp.abs(total)) + _jastrow(system, params, pair_distance)

@@ -182,12 +182,17 @@ class ProgressLine:
         self._started = self._shown = 0.0
         self._generation = 0
 
-    def start(self, task: str) -> None:
+    def start(self, task: str, delay: float = 0.0) -> None:
+        """Show ``task``; with ``delay`` > 0, only once it has run that long (quick updates then never flash)."""
         with self._lock:
-            self._task, self._count, self._started, self._shown = task, "", time.monotonic(), 0.0
+            now = time.monotonic()
+            # the ticker draws once ``interval`` has passed since ``_shown``: pretend a drawing that makes it ``delay``
+            self._task, self._count, self._started = task, "", now
+            self._shown = now + delay - self.interval if delay > 0 else 0.0
             self._generation += 1
             generation = self._generation
-        self._render()
+        if delay <= 0:
+            self._render()
         threading.Thread(target=self._tick, args=(generation,), name="magwidgets-progress", daemon=True).start()
 
     @property

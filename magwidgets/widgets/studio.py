@@ -12,6 +12,7 @@ import os
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from typing import Optional
 
 import bqplot
@@ -198,7 +199,8 @@ class DesignStudio(widgets.VBox):
         self.wavefunction_flux.max = len(task.flux) - 1
         self.wavefunction_flux.value = len(task.flux) // 2
         shape = (task.wire.length, task.wire.width)
-        start = task.start(self.seed_box.value)
+        with self._computing(f"the sample's G on the task's grid ({_points(task)} points)"):
+            start = task.start(self.seed_box.value)
         self._truth = start.truth
         if task.solves_magnetisation:
             self.truth_map.show(np.cos(self._truth["theta"]))
@@ -285,7 +287,22 @@ class DesignStudio(widgets.VBox):
 
     def _set_truth_target(self) -> None:
         """The target of the sample in ``_truth`` (sketched, random or a challenge's hidden one): its G."""
-        self._show_target(self.task.truth_conductance(self._truth["potential"], self._truth.get("theta")))
+        with self._computing(f"the sample's G ({_points(self.task)} points)"):
+            target = self.task.truth_conductance(self._truth["potential"], self._truth.get("theta"))
+        self._show_target(target)
+
+    @contextmanager
+    def _computing(self, what: str):
+        """Say what the model is computing when it takes over half a second (a new grid's leads, a compilation)."""
+        line = self.controls.progress
+        if line.active:  # a run's own preparation is already being reported
+            yield
+            return
+        line.start(f"computing {what}", delay=0.5)
+        try:
+            yield
+        finally:
+            line.stop()
 
     def _show_target(self, values: np.ndarray) -> None:
         """The target of a "truth" task: the conductance of the sketched (or random) sample."""
@@ -610,3 +627,8 @@ class DesignStudio(widgets.VBox):
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png", bbox_inches="tight")
         return buffer.getvalue()
+
+
+def _points(task: Task) -> int:
+    """The (flux, energy) points of a task's grid."""
+    return len(task.flux) * np.size(task.energy)

@@ -1,26 +1,17 @@
 """A class challenge across two browser contexts (two kernels): the teacher's code gives the student the hidden
 sample's G(B) as the target, not the sample; Run lowers the student's best loss; Reveal shows the sample."""
 import json
-import time
 
 import numpy as np
 import pytest
 
 from magwidgets.design.challenge import decode
 
+from polling import wait_until
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 PAGE_TIMEOUT_MS = 240_000
-
-
-def _wait_until(condition, timeout: float, message: str, interval: float = 0.25):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(message)
 
 
 def _open(browser, url):
@@ -49,9 +40,9 @@ def test_a_code_carries_the_hidden_sample_to_another_kernel(browser, voila_dashb
         undo = teacher.locator(".mw-design-studio .mw-potential-sketcher .mw-undo")
         box = teacher.locator(".mw-design-studio .mw-potential-figure").first.bounding_box()
         teacher.mouse.click(box["x"] + 0.3 * box["width"], box["y"] + 0.5 * box["height"])
-        _wait_until(lambda: undo.is_enabled(), 30, "the teacher's click did not change the sample")
+        wait_until(lambda: undo.is_enabled(), 30, "the teacher's click did not change the sample")
         teacher.locator(".mw-challenge-make").first.click()
-        code = _wait_until(lambda: teacher.locator(".mw-challenge-code").first.inner_text().strip(), 120,
+        code = wait_until(lambda: teacher.locator(".mw-challenge-code").first.inner_text().strip(), 120,
                            "no challenge code appeared")
         teacher.screenshot(path=str(artifacts / "challenge-teacher.png"), full_page=True)
         challenge = decode(code)
@@ -61,14 +52,14 @@ def test_a_code_carries_the_hidden_sample_to_another_kernel(browser, voila_dashb
         box = student.locator(".mw-challenge-input input").first
         box.fill(code[:-1] + ("0" if code[-1] != "0" else "1"))
         student.locator(".mw-challenge-start").first.click()
-        _wait_until(lambda: "expected blocks like" in student.locator(".mw-challenge-message").first.inner_text(),
+        wait_until(lambda: "expected blocks like" in student.locator(".mw-challenge-message").first.inner_text(),
                     60, "a mistyped code gave no message")
         assert student.locator(".mw-challenge-hidden").count() == 0
         box.fill(code)
         student.locator(".mw-challenge-start").first.click()
         student.wait_for_selector(".mw-challenge-hidden", state="visible")
         readout = student.locator(".mw-challenge-target").first
-        values = _wait_until(lambda: readout.text_content(), 120, "the target readout stayed empty")
+        values = wait_until(lambda: readout.text_content(), 120, "the target readout stayed empty")
         np.testing.assert_allclose(np.array(json.loads(values)), challenge.target(), rtol=0, atol=1e-12)
         # before Reveal the sample is not on the page: a placeholder, no truth map
         assert "press Reveal" in student.locator(".mw-challenge-hidden").first.inner_text()
@@ -76,16 +67,16 @@ def test_a_code_carries_the_hidden_sample_to_another_kernel(browser, voila_dashb
         student.screenshot(path=str(artifacts / "challenge-student.png"), full_page=True)
 
         student.locator(".mw-run").first.click()
-        first = _wait_until(lambda: _best_loss(student), 240, "the best-loss readout never showed a number")
-        _wait_until(lambda: (_best_loss(student) or first) < first - 0.05, 240,
+        first = wait_until(lambda: _best_loss(student), 240, "the best-loss readout never showed a number")
+        wait_until(lambda: (_best_loss(student) or first) < first - 0.05, 240,
                     f"the best loss did not fall below {first} within 240 s")
         student.locator(".mw-stop").first.click()
-        _wait_until(lambda: "stopped" in student.locator(".mw-status").first.inner_text(), 120,
+        wait_until(lambda: "stopped" in student.locator(".mw-status").first.inner_text(), 120,
                     "Stop did not stop the run")
 
         student.locator(".mw-challenge-reveal").first.click()
         student.wait_for_selector(".mw-challenge-truth-figure", state="visible")
-        _wait_until(lambda: "max |V" in student.locator(".mw-challenge-error").first.inner_text(), 60,
+        wait_until(lambda: "max |V" in student.locator(".mw-challenge-error").first.inner_text(), 60,
                     "Reveal did not compare the design with the hidden sample")
         assert student.locator(".mw-challenge-hidden").count() == 0
         student.screenshot(path=str(artifacts / "challenge-revealed.png"), full_page=True)

@@ -10,6 +10,8 @@ from urllib.parse import urlparse
 
 import pytest
 
+from polling import wait_until
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 PAGE_TIMEOUT_MS = 240_000
@@ -30,18 +32,13 @@ THIRD_PARTY = [
 ]
 
 
-def _wait_until(condition, timeout: float, message: str, interval: float = 0.25):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(message)
+#: What says that the dashboard's page has rendered.
+DASHBOARD_READY = (".mw-design-studio .mw-run", ".mw-potential-figure svg")
 
 
-def _open(browser, url: str, size: tuple[int, int]):
-    """A page at ``size`` that refuses every request off this machine; returns (context, page, refused, console)."""
+def _open(browser, url: str, size: tuple[int, int], ready: tuple[str, ...] = DASHBOARD_READY):
+    """A page at ``size`` that refuses every request off this machine, once every ``ready`` selector shows;
+    returns (context, page, refused, console)."""
     context = browser.new_context(viewport=dict(width=size[0], height=size[1]))
     page = context.new_page()
     page.set_default_timeout(PAGE_TIMEOUT_MS)
@@ -60,8 +57,8 @@ def _open(browser, url: str, size: tuple[int, int]):
     # an uncaught exception reaches the console of a person's browser, but not Playwright's "console" event
     page.on("pageerror", lambda error: console.append(("error", f"uncaught: {error}")))
     page.goto(url, timeout=PAGE_TIMEOUT_MS)
-    page.wait_for_selector(".mw-design-studio .mw-run", state="visible")
-    page.wait_for_selector(".mw-potential-figure svg", state="visible")
+    for selector in ready:
+        page.wait_for_selector(selector, state="visible")
     return context, page, refused, console
 
 
@@ -105,7 +102,7 @@ def test_nothing_from_outside_the_machine_and_a_clean_console(browser, voila_das
     context, page, refused, console = _open(browser, voila_dashboard, SIZES["projector"])
     try:
         page.locator(".mw-design-studio .mw-run").first.click()
-        _wait_until(lambda: _step(page) >= 1, 240, "Run did not advance the design within 240 s")
+        wait_until(lambda: _step(page) >= 1, 240, "Run did not advance the design within 240 s")
         page.locator(".mw-design-studio .mw-pause").first.click()
         tabs = page.locator(".mw-dashboard .lm-TabBar-tab")
         titles = [title.strip() for title in tabs.all_inner_texts()]
@@ -199,6 +196,30 @@ def test_every_figure_is_legible(browser, voila_dashboard, artifacts, size):
     finally:
         context.close()
     assert studio == [] and explorer == [], {"studio": studio, "explorer": explorer}
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_vmc_panel_is_legible_while_it_trains(browser, voila_vmc_panel, artifacts, size):
+    context, page, refused, console = _open(browser, voila_vmc_panel, SIZES[size], ready=(".mw-vmc-panel .mw-run",))
+    try:
+        page.locator(".mw-vmc-panel .mw-run").first.click()
+
+        def iterations() -> int:
+            numbers = re.findall(r"\d+", page.locator(".mw-vmc-panel .mw-step").first.inner_text())
+            return int(numbers[-1]) if numbers else 0
+
+        # a few iterations drawn, so that the energy figure has data and the walkers have moved
+        wait_until(lambda: iterations() >= 20, 300, "the VMC run did not reach 20 iterations within 300 s")
+        page.locator(".mw-vmc-panel .mw-pause").first.click()
+        page.wait_for_function(FIGURES_DRAWN, timeout=PAGE_TIMEOUT_MS)
+        problems = page.evaluate(LEGIBILITY)
+        page.screenshot(path=str(artifacts / f"classroom-vmc-{size}.png"), full_page=True)
+    finally:
+        context.close()
+    problems += [f"asked for a file off this machine: {url}" for url in refused]
+    problems += [f"console {kind}: {text}" for kind, text in console if kind in ("error", "warning")
+                 and not any(pattern.search(text) for pattern in THIRD_PARTY)]
+    assert problems == [], problems
 
 
 def test_play_animates_the_wavefunction_at_ten_frames_per_second(browser, voila_dashboard, artifacts):

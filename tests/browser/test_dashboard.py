@@ -4,6 +4,8 @@ import time
 
 import pytest
 
+from polling import wait_until
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 PAGE_TIMEOUT_MS = 240_000
@@ -19,16 +21,6 @@ def _number(text: str) -> float:
 
 def _readout(page, css_class: str) -> float:
     return _number(page.locator(f".{css_class}").first.inner_text())
-
-
-def _wait_until(condition, timeout: float, message: str, interval: float = 0.25):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(message)
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +58,7 @@ def test_stroke_on_target_figure_changes_target(page):
         page.mouse.move(box["x"] + (0.3 + 0.02 * step) * box["width"], y + step)
     page.mouse.up()
     # the Python side records the new target: its undo becomes available
-    _wait_until(lambda: undo.is_enabled(), 20, "the stroke did not reach the target sketcher in Python")
+    wait_until(lambda: undo.is_enabled(), 20, "the stroke did not reach the target sketcher in Python")
 
 
 def test_clicks_on_potential_figure_change_potential(page):
@@ -75,31 +67,31 @@ def test_clicks_on_potential_figure_change_potential(page):
     cells = page.locator(".mw-design-studio .mw-potential-figure rect")
     box = page.locator(".mw-design-studio .mw-potential-figure").first.bounding_box()
     page.mouse.click(box["x"] + 0.3 * box["width"], box["y"] + 0.5 * box["height"])
-    _wait_until(lambda: undo.is_enabled(), 20,
+    wait_until(lambda: undo.is_enabled(), 20,
                 f"a click on the potential map did not change the potential ({cells.count()} cells drawn)")
 
 
 def test_run_steps_and_lowers_loss_then_pause_holds(page, artifacts):
     page.locator(".mw-run").first.click()
     started = time.monotonic()
-    _wait_until(lambda: _readout(page, "mw-step") >= 1, 120, "the step counter did not rise within 120 s")
+    wait_until(lambda: _readout(page, "mw-step") >= 1, 120, "the step counter did not rise within 120 s")
     first_loss = _readout(page, "mw-loss")
-    _wait_until(lambda: _readout(page, "mw-loss") < first_loss - 0.05 and _readout(page, "mw-step") >= 10,
+    wait_until(lambda: _readout(page, "mw-loss") < first_loss - 0.05 and _readout(page, "mw-step") >= 10,
                 120 - (time.monotonic() - started), f"the loss did not fall below {first_loss} within 120 s")
     page.screenshot(path=str(artifacts / "dashboard-running.png"), full_page=True)
     page.locator(".mw-pause").first.click()
     status = page.locator(".mw-status").first
     # the worker finishes its chunk, then the status says where it holds
-    held_text = _wait_until(lambda: re.search(r"paused at step (\d+)", status.inner_text()), 120,
+    held_text = wait_until(lambda: re.search(r"paused at step (\d+)", status.inner_text()), 120,
                             "the run did not report that it holds within 120 s of Pause")
     held = int(held_text.group(1))
     assert _readout(page, "mw-step") == held
     time.sleep(1.0)  # a held run never steps, however long it waits
     assert _readout(page, "mw-step") == held, "the step counter kept rising after Pause"
     page.locator(".mw-run").first.click()
-    _wait_until(lambda: _readout(page, "mw-step") > held, 30, "Run did not continue after Pause")
+    wait_until(lambda: _readout(page, "mw-step") > held, 30, "Run did not continue after Pause")
     page.locator(".mw-stop").first.click()
-    _wait_until(lambda: "stopped" in page.locator(".mw-status").first.inner_text(), 30, "Stop did not stop the run")
+    wait_until(lambda: "stopped" in page.locator(".mw-status").first.inner_text(), 30, "Stop did not stop the run")
     page.wait_for_selector(".mw-downloads a.mw-download", state="attached")
 
 
@@ -111,11 +103,11 @@ def test_explorer_tab_shows_progress_then_draws_its_map(page, artifacts):
     page.locator(".lm-TabBar-tab", has_text="Fingerprint explorer").first.click()
     progress = page.locator(".mw-explorer-progress").first
     figure = page.locator(".mw-conductance-map").first
-    _wait_until(lambda: "leads" in (progress.text_content() or "") or "G(Φ)" in (progress.text_content() or ""),
+    wait_until(lambda: "leads" in (progress.text_content() or "") or "G(Φ)" in (progress.text_content() or ""),
                 60, "no progress line after opening the explorer tab", interval=0.05)
     shown = time.monotonic() - opened
     assert "computing" in (figure.text_content() or "")  # the map's title says it is not drawn yet
-    _wait_until(lambda: "computing" not in (figure.text_content() or "") and not (progress.text_content() or ""),
+    wait_until(lambda: "computing" not in (figure.text_content() or "") and not (progress.text_content() or ""),
                 PAGE_TIMEOUT_MS / 1000, "the G(Φ, E) map was never drawn", interval=0.1)
     drawn = time.monotonic() - opened
     assert shown < drawn

@@ -3,22 +3,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
 from magwidgets.session import server
 from magwidgets.cli import free_port
 
-
-def _wait_for(condition, timeout: float, message: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(message)
+from polling import wait_until
 
 
 def _kernels(pid: int) -> set:
@@ -40,7 +31,7 @@ def test_a_signal_stops_voila_and_every_kernel_and_removes_the_servers_files(sto
                                      start_new_session=True)
     try:
         # the preheated pool opens a kernel as soon as Voila runs
-        kernels = _wait_for(lambda: _kernels(dashboard.pid), 240, "no kernel started within 240 s")
+        kernels = wait_until(lambda: _kernels(dashboard.pid), 240, "no kernel started within 240 s")
         voila = server._descendants(dashboard.pid) - kernels
         assert os.listdir(temporary), "the server made no folder of its own"
         dashboard.send_signal(stop)

@@ -6,12 +6,7 @@ import numpy as np
 
 from magwidgets.session.live import LiveRun
 
-
-def _wait_for(condition, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
+from polling import wait_until
 
 
 def test_pause_and_continue_repeat_the_uninterrupted_trajectory(build):
@@ -20,7 +15,7 @@ def test_pause_and_continue_repeat_the_uninterrupted_trajectory(build):
     run = LiveRun(build, lambda snapshot, design: shown.append(snapshot.step),
                   lambda state, message: states.append(state), min_interval=0.0)
     run.run(40)
-    _wait_for(lambda: run.latest is not None and run.latest.step >= 4)
+    wait_until(lambda: run.latest is not None and run.latest.step >= 4)
     run.pause()
     assert run.wait_until_held(60), "the worker did not hold within 60 s of Pause"
     held = run.latest.step
@@ -99,7 +94,7 @@ def test_cancel_silences_callbacks(build):
     shown = []
     run = LiveRun(build, lambda snapshot, design: shown.append(snapshot.step), min_interval=0.0)
     run.run(10_000)
-    _wait_for(lambda: len(shown) >= 2)
+    wait_until(lambda: len(shown) >= 2)
     run.cancel()  # joins the worker: no callback can come after it
     count = len(shown)
     assert not run.busy and run.driver.step < 10_000

@@ -13,12 +13,7 @@ import pytest
 from magwidgets.session.live import LiveRun
 from magwidgets.session.slots import SLOTS_ENVIRONMENT, ComputeSlots
 
-
-def _wait_for(condition, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
+from polling import wait_until
 
 
 def test_at_most_count_holders_and_the_queue_is_first_come_first_served(tmp_path):
@@ -38,7 +33,7 @@ def test_at_most_count_holders_and_the_queue_is_first_come_first_served(tmp_path
     for index in range(3):
         waiters.append(threading.Thread(target=wait, args=(index,)))
         waiters[-1].start()
-        _wait_for(lambda: len(places.get(index, ())) > 0)
+        wait_until(lambda: len(places.get(index, ())) > 0)
     assert [places[index][0] for index in range(3)] == [0, 1, 2]  # each is told how many runs are ahead
     assert order == [] and holders[0].waiting() == 3
     holders[0].release()
@@ -101,12 +96,12 @@ def test_a_paused_run_gives_its_slot_to_a_waiting_one(build, tmp_path):
     first = LiveRun(build, lambda snapshot, design: None, min_interval=0.0,
                     slots=ComputeSlots(str(tmp_path), 1, time_slice=3600, poll=0.01))
     first.run(10_000)
-    _wait_for(lambda: first.latest is not None and first.latest.step >= 4)
+    wait_until(lambda: first.latest is not None and first.latest.step >= 4)
     messages = []
     second = LiveRun(build, lambda snapshot, design: None, lambda state, message: messages.append((state, message)),
                      min_interval=0.0, slots=ComputeSlots(str(tmp_path), 1, time_slice=3600, poll=0.01))
     second.run(20)
-    _wait_for(lambda: ("queued", "next") in messages)
+    wait_until(lambda: ("queued", "next") in messages)
     time.sleep(0.3)
     assert second.driver is None  # it may not even compile while the other computes
     first.pause()
@@ -114,5 +109,5 @@ def test_a_paused_run_gives_its_slot_to_a_waiting_one(build, tmp_path):
     assert second.state == "finished" and second.driver.step == 20
     held = first.latest.step
     first.run(10_000)  # continues once it has the slot back
-    _wait_for(lambda: first.latest.step > held)
+    wait_until(lambda: first.latest.step > held)
     first.cancel()

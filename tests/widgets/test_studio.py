@@ -1,4 +1,5 @@
 """The design studio at trait level: inputs reach the run, frames reach the plots, errors leave it usable."""
+import html
 import time
 
 import numpy as np
@@ -194,3 +195,23 @@ def test_play_animates_the_finished_design_across_the_field(studio):
     studio.run_button.click()  # running again: the frames of the old design go
     _finish(studio)
     assert studio._frames.wait(300) and len(player.frames) == len(task.flux)
+
+
+def test_a_slow_target_says_what_is_being_computed(studio, monkeypatch):
+    from magwidgets.design.tasks import Task
+
+    shown = []
+    studio.controls.progress.line.observe(lambda change: shown.append(change["new"]), names="value")
+    original = Task.truth_conductance
+
+    def slow(self, *args, **kwargs):  # a new grid: its leads and a compilation take seconds
+        time.sleep(1.5)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Task, "truth_conductance", slow)
+    studio.potential_sketcher.tool.value = "antidot"
+    studio.potential_sketcher.paint(6, 6)
+    assert any("computing the sample's G (651 points)" in html.unescape(text) for text in shown), shown
+    assert studio.controls.progress.line.value == "" and not studio.controls.progress.active
+    expected = original(TASKS["reconstruct_potential"], np.array(studio.potential_sketcher.potential))
+    np.testing.assert_allclose(studio._target()[0], expected, atol=1e-12)
