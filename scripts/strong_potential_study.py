@@ -9,6 +9,8 @@ smoothings, then the map itself, each stage starting from the previous stage's p
     python scripts/strong_potential_study.py --seeds 2401 2402 2403 2404 2405      # the held-out samples
 
 (``--plain``: the same number of steps on the map alone) prints, per sample, the cost after every stage, the largest site error of the best start and the wall time.
+``--homotopy K`` instead follows each start's own path from the data it fits exactly to the target: K stages fit
+(1 - lambda) G(start) + lambda G(truth) for lambda = 1/K .. 1, then 60 steps on the map.
 """
 from __future__ import annotations
 
@@ -46,18 +48,46 @@ def reconstruct(truth: np.ndarray, amplitude: float, n_starts: int, steps: int, 
     return dict(costs=costs, error=float(errors.min()), wall=time.perf_counter() - start)
 
 
+def homotopy(truth: np.ndarray, amplitude: float, n_starts: int, steps: int, n_stages: int) -> dict:
+    """Target homotopy: each start fits a blend of its own G and the target's, the blend moved to the target."""
+    wire = mw.Wire(*truth.shape, lead="ideal")
+    target = np.asarray(mw.conductance(wire, truth, FLUX, ENERGY))
+    model = SitePotential(wire, fixed={(0, 0): -1.0}, init_range=(-amplitude, amplitude))
+    starts = np.random.default_rng(0).uniform(-amplitude, amplitude, (n_starts,) + truth.shape)
+    starts[:, 0, 0] = -1.0
+    costs, errors, start = [], [], time.perf_counter()
+    for params in starts:
+        own = np.asarray(mw.conductance(wire, params, FLUX, ENERGY))
+        path = []
+        for blend in np.linspace(0, 1, n_stages + 1)[1:]:
+            result = fit(wire, (1 - blend) * own + blend * target, FLUX, ENERGY, params=model, loss="mse",
+                         optimizer="levenberg_marquardt", steps=steps, seed=0, initial_params=params,
+                         tolerance=1e-24)
+            params = result.params
+            path.append(result.loss)
+        result = fit(wire, target, FLUX, ENERGY, params=model, loss="mse", optimizer="levenberg_marquardt",
+                     steps=60, seed=0, initial_params=params, tolerance=1e-24)
+        costs.append(path + [result.loss])
+        errors.append(float(np.abs(result.params - truth).max()))
+    best = int(np.argmin([path[-1] for path in costs]))
+    return dict(costs=costs[best], error=min(errors), wall=time.perf_counter() - start)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[2401, 2402, 2403, 2404, 2405])
     parser.add_argument("--amplitude", type=float, default=1.0)
     parser.add_argument("--starts", type=int, default=8)
     parser.add_argument("--steps", type=int, default=30, help="Levenberg-Marquardt steps per stage")
+    parser.add_argument("--homotopy", type=int, metavar="K", help="target homotopy in K stages instead")
     parser.add_argument("--plain", action="store_true",
                         help="the baseline: one stage on the map itself, as many steps as all stages together")
     args = parser.parse_args()
     stages, steps = ((None,), args.steps * len(STAGES)) if args.plain else (STAGES, args.steps)
     for seed in args.seeds:
-        outcome = reconstruct(sample(seed, args.amplitude), args.amplitude, args.starts, steps, stages)
+        truth = sample(seed, args.amplitude)
+        outcome = (homotopy(truth, args.amplitude, args.starts, args.steps, args.homotopy) if args.homotopy else
+                   reconstruct(truth, args.amplitude, args.starts, steps, stages))
         costs = " -> ".join(f"{cost:.1e}" for cost in outcome["costs"])
         print(f"seed {seed}: cost {costs}; max site error {outcome['error']:.2f}; {outcome['wall']:.0f} s "
               f"(load {os.getloadavg()[0]:.1f}); {'found' if outcome['error'] < 1e-2 else 'not found'}", flush=True)
