@@ -9,6 +9,8 @@ smoothings, then the map itself, each stage starting from the previous stage's p
     python scripts/strong_potential_study.py --seeds 2401 2402 2403 2404 2405      # the held-out samples
 
 (``--plain``: the same number of steps on the map alone) prints, per sample, the cost after every stage, the largest site error of the best start and the wall time.
+``--spectrum`` prints the singular values of the Jacobian dG/dV at the truth, split into the mirror-symmetric and
+mirror-antisymmetric combinations of each group of four mirror-image sites, and at V = 0.
 ``--homotopy K`` instead follows each start's own path from the data it fits exactly to the target: K stages fit
 (1 - lambda) G(start) + lambda G(truth) for lambda = 1/K .. 1, then 60 steps on the map.
 """
@@ -48,6 +50,42 @@ def reconstruct(truth: np.ndarray, amplitude: float, n_starts: int, steps: int, 
     return dict(costs=costs, error=float(errors.min()), wall=time.perf_counter() - start)
 
 
+def mirror_combinations(length: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Orthonormal site patterns, (L W, n) each: per group of four mirror-image sites (x, y), (L-1-x, y),
+    (x, W-1-y), (L-1-x, W-1-y), the symmetric sum and the three sign patterns that cancel under a mirror."""
+    symmetric, antisymmetric = [], []
+    for x in range(length // 2):
+        for y in range(width // 2):
+            sites = [(x, y), (length - 1 - x, y), (x, width - 1 - y), (length - 1 - x, width - 1 - y)]
+            for signs in ((1, 1, 1, 1), (1, -1, 1, -1), (1, 1, -1, -1), (1, -1, -1, 1)):
+                pattern = np.zeros((length, width))
+                for site, sign in zip(sites, signs):
+                    pattern[site] = sign / 2
+                (symmetric if signs == (1, 1, 1, 1) else antisymmetric).append(pattern.ravel())
+    return np.array(symmetric).T, np.array(antisymmetric).T
+
+
+def spectrum(truth: np.ndarray) -> None:
+    """Singular values of dG/dV (the Gauss-Newton matrix's square roots) at the truth and at V = 0."""
+    import jax
+    import jax.numpy as jnp
+
+    wire = mw.Wire(*truth.shape, lead="ideal")
+    symmetric, antisymmetric = mirror_combinations(*truth.shape)
+
+    def jacobian(potential):
+        return np.asarray(jax.jacrev(lambda v: mw.conductance(wire, v.reshape(truth.shape), FLUX, ENERGY).ravel())(
+            jnp.asarray(potential.ravel())))
+
+    for label, potential in (("truth", truth), ("V = 0", np.zeros_like(truth))):
+        values = jacobian(potential)
+        whole = np.linalg.svd(values, compute_uv=False)
+        even = np.linalg.svd(values @ symmetric, compute_uv=False)
+        odd = np.linalg.svd(values @ antisymmetric, compute_uv=False)
+        print(f"  at {label}: all sites {whole[-1]:.3g} .. {whole[0]:.3g}; mirror-symmetric {even[-1]:.3g} .. "
+              f"{even[0]:.3g}; mirror-antisymmetric {odd[-1]:.3g} .. {odd[0]:.3g}", flush=True)
+
+
 def homotopy(truth: np.ndarray, amplitude: float, n_starts: int, steps: int, n_stages: int) -> dict:
     """Target homotopy: each start fits a blend of its own G and the target's, the blend moved to the target."""
     wire = mw.Wire(*truth.shape, lead="ideal")
@@ -79,6 +117,7 @@ def main() -> None:
     parser.add_argument("--amplitude", type=float, default=1.0)
     parser.add_argument("--starts", type=int, default=8)
     parser.add_argument("--steps", type=int, default=30, help="Levenberg-Marquardt steps per stage")
+    parser.add_argument("--spectrum", action="store_true", help="the Jacobian's singular values only")
     parser.add_argument("--homotopy", type=int, metavar="K", help="target homotopy in K stages instead")
     parser.add_argument("--plain", action="store_true",
                         help="the baseline: one stage on the map itself, as many steps as all stages together")
@@ -86,6 +125,10 @@ def main() -> None:
     stages, steps = ((None,), args.steps * len(STAGES)) if args.plain else (STAGES, args.steps)
     for seed in args.seeds:
         truth = sample(seed, args.amplitude)
+        if args.spectrum:
+            print(f"seed {seed}, amplitude {args.amplitude}:", flush=True)
+            spectrum(truth)
+            continue
         outcome = (homotopy(truth, args.amplitude, args.starts, args.steps, args.homotopy) if args.homotopy else
                    reconstruct(truth, args.amplitude, args.starts, steps, stages))
         costs = " -> ".join(f"{cost:.1e}" for cost in outcome["costs"])
