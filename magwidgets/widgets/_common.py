@@ -230,7 +230,10 @@ class ProgressLine:
             self._shown = time.monotonic()
             elapsed = self._shown - self._started
             text = f"{self._task}{': ' + self._count if self._count else ''} · {elapsed:.0f} s"
-        self.line.value = f'<span class="mw-progress" style="color: #555555">⏳ {html.escape(text)}</span>'
+        # Font Awesome's spinner (Voila and JupyterLab both serve the font): an emoji hourglass is an empty box on
+        # machines without an emoji font, as many classroom installations are
+        self.line.value = (f'<span class="mw-progress" style="color: #555555"><i class="fa fa-spinner fa-spin"></i> '
+                           f'{html.escape(text)}</span>')
 
     def _tick(self, generation: int) -> None:
         while True:

@@ -169,10 +169,12 @@ def curve_figure(title: str, x_label: str, y_label: str, log_y: bool = False,
     """An empty curve figure and its (x, y) scales."""
     x_scale = bqplot.LinearScale()
     y_scale = bqplot.LogScale() if log_y else bqplot.LinearScale()
+    # the y label set off past the widest tick label ("-2.68"), so that the two never touch
     axes = [bqplot.Axis(scale=x_scale, label=x_label),
-            bqplot.Axis(scale=y_scale, side="left", label=y_label, tick_format=".2g" if log_y else None)]
+            bqplot.Axis(scale=y_scale, side="left", label=y_label, tick_format=".2g" if log_y else None,
+                        label_offset="50px")]
     figure = bqplot.Figure(marks=[], axes=axes, title=title, title_style=dict(TITLE_STYLE), layout=dict(CURVE_LAYOUT),
-                           fig_margin=dict(MARGIN),
+                           fig_margin=dict(MARGIN, left=68),
                            animation_duration=0)
     if css_class:
         figure.add_class(css_class)

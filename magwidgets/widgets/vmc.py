@@ -201,9 +201,7 @@ class VMCPanel(widgets.VBox):
         self.acceptance_readout.value = self.variance_readout.value = "–"
         self.result.value = ""
         self.energy_line.x, self.energy_line.y = np.zeros(0), np.zeros(0)
-        gap = system.hartree_fock - system.exact
-        self._energy_scale.min = float(system.exact - 0.5 * gap - 0.005)
-        self._energy_scale.max = float(system.hartree_fock + 3 * gap + 0.05)
+        self._energy_scale.min, self._energy_scale.max = energy_window(np.zeros(0), system)
         self.nuclei.x, self.nuclei.y = system.positions[:, 0], system.positions[:, 2]
         extent = float(np.abs(system.positions).max()) + 4.0
         self._x_scale.min, self._x_scale.max = -extent, extent
@@ -251,9 +249,10 @@ class VMCPanel(widgets.VBox):
             system = self.system
             energy = run.history()["energy"]
             stride = max(1, len(energy) // MAX_PLOTTED_STEPS)
-            with self.energy_line.hold_sync():
+            with self.energy_line.hold_sync(), self._energy_scale.hold_sync():
                 self.energy_line.x = np.arange(len(energy))[::stride].astype(float)
                 self.energy_line.y = energy[::stride]
+                self._energy_scale.min, self._energy_scale.max = energy_window(energy, system)
             last = float(max(len(energy), 1))
             with self.reference_lines.hold_sync():
                 self.reference_lines.x = np.array([0.0, last])
@@ -269,3 +268,17 @@ class VMCPanel(widgets.VBox):
                 self.energy_readout.value = f"{snapshot.energy:.4f}"
                 self.acceptance_readout.value = f"{snapshot.acceptance:.2f}"
                 self.variance_readout.value = f"{snapshot.variance:.3g}"
+
+
+def energy_window(energy: np.ndarray, system) -> tuple[float, float]:
+    """The energy axis: the exact and Hartree-Fock lines with room above them, widened to take in the later half of
+    the iterations (a run starts far above both, so its curve is on screen from the first step and the view closes
+    in on the lines as it converges)."""
+    gap = system.hartree_fock - system.exact
+    low, high = system.exact - 0.5 * gap - 0.005, system.hartree_fock + 3 * gap + 0.05
+    finite = np.asarray(energy, float)
+    finite = finite[np.isfinite(finite)]
+    if finite.size:
+        recent = finite[finite.size // 2:]
+        low, high = min(low, float(recent.min())), max(high, float(np.quantile(recent, 0.95)))
+    return float(low), float(high)

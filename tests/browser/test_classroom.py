@@ -155,6 +155,14 @@ LEGIBILITY = """() => {
                 for (let j = i + 1; j < ticks.length; j++)
                     if (overlap(ticks[i][1], ticks[j][1]))
                         problems.push(`${name}: tick labels ${ticks[i][0]} and ${ticks[j][0]} overlap`);
+            for (const axisLabel of [...axis.querySelectorAll('.axislabel')].filter(visible)) {
+                const r = axisLabel.getBoundingClientRect();
+                for (const [text, tick] of ticks)
+                    if (overlap(r, tick))
+                        problems.push(`${name}: the axis label "${axisLabel.textContent}" covers the tick label ${text}`);
+                if (r.left < box.left - 1 || r.right > box.right + 1 || r.top < box.top - 1 || r.bottom > box.bottom + 1)
+                    problems.push(`${name}: the axis label "${axisLabel.textContent}" is cut`);
+            }
         }
         if (figure.querySelectorAll('.legend').length) problems.push(`${name}: a legend drawn over the plot`);
     }

@@ -8,24 +8,17 @@ import pytest
 
 from magwidgets.widgets import VMCPanel
 
+from polling import wait_until
+
 pytestmark = pytest.mark.slow
-
-
-def _wait(condition, timeout, message):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(message)
 
 
 def test_run_pause_stop_and_evaluate_helium():
     panel = VMCPanel("He", walkers=128, min_interval=0.0)
-    _wait(lambda: panel.runner.state == "ready", 300, "the run did not compile")
+    wait_until(lambda: panel.runner.state == "ready", 300, "the run did not compile")
     panel.steps_box.value = 200
     panel.run_button.click()
-    _wait(lambda: int(panel.step_readout.value) >= 20, 120, "the step counter did not rise")
+    wait_until(lambda: int(panel.step_readout.value) >= 20, 120, "the step counter did not rise")
     panel.pause_button.click()
     assert panel.runner.wait_until_held(120), "the run did not hold within 120 s of Pause"
     held = int(panel.step_readout.value)
@@ -33,14 +26,14 @@ def test_run_pause_stop_and_evaluate_helium():
     time.sleep(0.5)  # a held run never steps, however long it waits
     assert int(panel.step_readout.value) == held
     panel.run_button.click()
-    _wait(lambda: panel.runner.state == "finished", 300, "the run did not finish")
+    wait_until(lambda: panel.runner.state == "finished", 300, "the run did not finish")
     energy = panel.vmc.history()["energy"]
     assert int(panel.step_readout.value) == 200 == len(energy)
     assert np.mean(energy[-20:]) < np.mean(energy[:5])            # the energy fell
     assert panel.energy_line.y.shape == (200,)
     assert panel.up_electrons.x.size == 64 and panel.down_electrons.x.size == 64   # 64 walkers, one per spin
     panel.evaluate_button.click()
-    _wait(lambda: "mHa" in panel.result.value, 300, "Evaluate did not report")
+    wait_until(lambda: "mHa" in panel.result.value, 300, "Evaluate did not report")
     assert "exact -2.903724" in panel.result.value
 
 
@@ -63,7 +56,7 @@ def test_each_system_starts_at_its_recipe_and_pretrains_before_the_first_run():
     panel.system_picker.value = "Li"
     panel.pretrain_box.value = 40
     panel.reset()                                                         # build, pretrain and compile
-    _wait(lambda: panel.runner.state == "ready", 300, "the run did not pretrain and compile")
+    wait_until(lambda: panel.runner.state == "ready", 300, "the run did not pretrain and compile")
     loss = panel.vmc.pretraining_loss
     assert loss.size == 40 and loss[-1] < loss[0] / 3
     assert "pretrained to Hartree-Fock in 40 iterations" in panel.result.value
@@ -88,3 +81,4 @@ def test_without_pyscf_the_panel_says_how_to_get_it_and_runs_without_pretraining
     monkeypatch.setitem(sys.modules, "pyscf", None)      # an import of pyscf now fails as if it were not installed
     with pytest.raises(ImportError, match=re.escape('pip install "magwidgets[vmc]"')):
         hartree_fock(SYSTEMS["Li"])
+
