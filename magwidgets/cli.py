@@ -191,18 +191,21 @@ def free_port() -> int:
 
 def dashboard_command(port: int | None = None, pool: int = 0, ip: str = "127.0.0.1", open_browser: bool = True,
                       idle_minutes: float = 30.0, token: str | None = None,
-                      run_folder: str | None = None) -> list[str]:
-    """The Voila command line that serves :data:`DASHBOARD_NOTEBOOK` (shipped inside the package).
+                      run_folder: str | None = None, notebook: str | os.PathLike | None = None) -> list[str]:
+    """The Voila command line that serves ``notebook`` (default :data:`DASHBOARD_NOTEBOOK`, shipped inside the
+    package) with the dashboard's template and timeouts.
 
     ``pool`` > 0 keeps that many kernels that already ran the notebook (imports done, default run compiled), so a
     class of students gets pages that respond at once; kernels idle for ``idle_minutes`` are shut down. Voila keeps
     its kernels' connection files in ``run_folder`` (the server's private folder) when given.
     """
-    if not DASHBOARD_NOTEBOOK.exists():
-        raise FileNotFoundError(f"{DASHBOARD_NOTEBOOK} is missing from the installed package; reinstall magwidgets")
+    notebook = Path(notebook) if notebook is not None else DASHBOARD_NOTEBOOK
+    if not notebook.exists():
+        raise FileNotFoundError(f"{notebook} is missing" + ("; reinstall magwidgets" if notebook == DASHBOARD_NOTEBOOK
+                                                              else ""))
     if pool < 0:
         raise ValueError(f"--pool must be >= 0, got {pool}")
-    command = [sys.executable, "-m", "voila", str(DASHBOARD_NOTEBOOK), f"--port={port or free_port()}",
+    command = [sys.executable, "-m", "voila", str(notebook), f"--port={port or free_port()}",
                f"--Voila.ip={ip}", "--Voila.port_retries=0", "--show_tracebacks=False", "--strip_sources=True",
                f"--MappingKernelManager.cull_idle_timeout={int(idle_minutes * 60)}",
                "--MappingKernelManager.cull_interval=60",

@@ -81,7 +81,7 @@ def _inv(a: jnp.ndarray) -> jnp.ndarray:
 
 @jax.custom_jvp
 def _slogdet(a: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
-    lu, pivots = _looped(_lu_one, a) if a.ndim > 2 else _lu_one(a)
+    lu, pivots = _looped(_lu_one, a)
     diagonal = jnp.diagonal(lu, axis1=-2, axis2=-1)
     swaps = jnp.sum(pivots != jnp.arange(a.shape[-1], dtype=pivots.dtype), axis=-1)
     sign = jnp.where(swaps % 2 == 1, -1, 1).astype(a.dtype) * jnp.prod(

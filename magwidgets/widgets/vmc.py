@@ -13,7 +13,7 @@ import ipywidgets as widgets
 import numpy as np
 
 from ..session.live import LiveRun
-from ..vmc import DEFAULT_RECIPE, DEFAULT_RATES, RECIPES, SYSTEMS, VMC, VMCSnapshot
+from ..vmc import DEFAULT_RECIPE, DEFAULT_RATES, RECIPES, SYSTEMS, VMC, System, VMCSnapshot
 from ..vmc.pretrain import PYSCF_MISSING, pyscf_available
 from ._common import LatestOnly, RunButtons, message_line, show_message, tagged
 from .maps import TITLE_STYLE, curve_figure, legend
@@ -270,7 +270,7 @@ class VMCPanel(widgets.VBox):
                 self.variance_readout.value = f"{snapshot.variance:.3g}"
 
 
-def energy_window(energy: np.ndarray, system) -> tuple[float, float]:
+def energy_window(energy: np.ndarray, system: System) -> tuple[float, float]:
     """The energy axis: the exact and Hartree-Fock lines with room above them, widened to take in the later half of
     the iterations (a run starts far above both, so its curve is on screen from the first step and the view closes
     in on the lines as it converges)."""

@@ -92,17 +92,15 @@ def voila_vmc_panel(artifacts, tmp_path_factory):
     """The VMC panel (helium, few walkers) alone on a page, served with the dashboard's Voila template."""
     import nbformat
 
-    from magwidgets.cli import SHARE, TEMPLATE
+    from magwidgets.cli import dashboard_command, dashboard_environment
 
     folder = tmp_path_factory.mktemp("vmc-page")
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
         "from magwidgets.widgets import VMCPanel\nVMCPanel('He', walkers=64)")])
     nbformat.write(notebook, folder / "vmc.ipynb")
     port = free_port()
-    command = [sys.executable, "-m", "voila", str(folder / "vmc.ipynb"), f"--port={port}", "--Voila.ip=127.0.0.1",
-               "--no-browser", f"--template={TEMPLATE}", "--VoilaExecutor.iopub_timeout=120"]
-    env = dict(os.environ, XLA_PYTHON_CLIENT_PREALLOCATE="false",
-               JUPYTER_PATH=os.pathsep.join(filter(None, [str(SHARE), os.environ.get("JUPYTER_PATH")])))
+    command = dashboard_command(port, open_browser=False, notebook=folder / "vmc.ipynb")
+    env = dashboard_environment(str(folder))
     with serving(command, port, artifacts / "voila-vmc.log", env) as url:
         yield url
 

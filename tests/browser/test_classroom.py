@@ -32,6 +32,12 @@ THIRD_PARTY = [
 ]
 
 
+def _console_problems(console: list) -> list[str]:
+    """The console's errors and warnings, less the third-party ones listed in ``THIRD_PARTY``."""
+    return [f"console {kind}: {text}" for kind, text in console if kind in ("error", "warning")
+            and not any(pattern.search(text) for pattern in THIRD_PARTY)]
+
+
 #: What says that the dashboard's page has rendered.
 DASHBOARD_READY = (".mw-design-studio .mw-run", ".mw-potential-figure svg")
 
@@ -68,8 +74,8 @@ def _open_explorer(page) -> None:
     page.wait_for_selector(".mw-explorer-player .mw-play button:not([disabled])", state="attached")
 
 
-def _step(page) -> int:
-    numbers = re.findall(r"\d+", page.locator(".mw-design-studio .mw-step").first.inner_text())
+def _step(page, panel: str = ".mw-design-studio") -> int:
+    numbers = re.findall(r"\d+", page.locator(f"{panel} .mw-step").first.inner_text())
     return int(numbers[-1]) if numbers else 0
 
 
@@ -124,8 +130,7 @@ def test_nothing_from_outside_the_machine_and_a_clean_console(browser, voila_das
         problems.append(f"the Run button's icon is not drawn with Font Awesome: {icon}")
     elif not (icon["usable"] and icon["family"] in icon["loaded"]):
         problems.append(f"the icon font {icon['family']!r} was not loaded: {icon}")
-    problems += [f"console {kind}: {text}" for kind, text in console if kind in ("error", "warning")
-                 and not any(pattern.search(text) for pattern in THIRD_PARTY)]
+    problems += _console_problems(console)
     assert problems == [], "\n".join(problems)
 
 
@@ -211,13 +216,8 @@ def test_the_vmc_panel_is_legible_while_it_trains(browser, voila_vmc_panel, arti
     context, page, refused, console = _open(browser, voila_vmc_panel, SIZES[size], ready=(".mw-vmc-panel .mw-run",))
     try:
         page.locator(".mw-vmc-panel .mw-run").first.click()
-
-        def iterations() -> int:
-            numbers = re.findall(r"\d+", page.locator(".mw-vmc-panel .mw-step").first.inner_text())
-            return int(numbers[-1]) if numbers else 0
-
         # a few iterations drawn, so that the energy figure has data and the walkers have moved
-        wait_until(lambda: iterations() >= 20, 300, "the VMC run did not reach 20 iterations within 300 s")
+        wait_until(lambda: _step(page, ".mw-vmc-panel") >= 20, 300, "the VMC run did not reach 20 iterations within 300 s")
         page.locator(".mw-vmc-panel .mw-pause").first.click()
         page.wait_for_function(FIGURES_DRAWN, timeout=PAGE_TIMEOUT_MS)
         problems = page.evaluate(LEGIBILITY)
@@ -225,8 +225,7 @@ def test_the_vmc_panel_is_legible_while_it_trains(browser, voila_vmc_panel, arti
     finally:
         context.close()
     problems += [f"asked for a file off this machine: {url}" for url in refused]
-    problems += [f"console {kind}: {text}" for kind, text in console if kind in ("error", "warning")
-                 and not any(pattern.search(text) for pattern in THIRD_PARTY)]
+    problems += _console_problems(console)
     assert problems == [], problems
 
 
