@@ -79,14 +79,28 @@ async def _click(page, selector: str, timeout: float) -> float:
 
 
 async def session(index: int, browser, url: str, arrival: float, window: dict, args) -> dict:
-    record = dict(session=index, rendered=False, latencies=[], error=None)
+    record = dict(session=index, rendered=False, latencies=[], error=None, arrival=arrival, page_errors=[],
+                  console_errors=[], failed_requests=[])
     await asyncio.sleep(arrival)
     context = await browser.new_context(viewport=dict(width=1300, height=1000))
     page = await context.new_page()
-    page.on("pageerror", lambda error: record.__setitem__("error", str(error)[:200]))
     opened = time.monotonic()
+
+    def note(key: str, text: str) -> None:  # the first few, with the seconds since the page was opened
+        if len(record[key]) < 8:
+            record[key].append(f"{time.monotonic() - opened:.1f} s: {text[:300]}")
+
+    # Voila's app loads its extensions after the load event with Promise.allSettled: a failed one (e.g. a webpack
+    # ChunkLoadError after its 120 s timeout) is only a console error, and without the widget manager the page
+    # never opens the kernel's websocket; these say which page got how far
+    page.on("pageerror", lambda error: note("page_errors", str(error)))
+    page.on("console", lambda message: message.type == "error" and note("console_errors", message.text))
+    page.on("requestfailed", lambda request: note("failed_requests", f"{request.url} {request.failure}"))
+    page.on("websocket", lambda socket: "/channels" in socket.url and record.setdefault(
+        "websocket_seconds", time.monotonic() - opened))
     try:
         await page.goto(url, timeout=args.render_timeout * 1000)
+        record["loaded_seconds"] = time.monotonic() - opened  # the notebook ran and the whole page arrived
         await page.wait_for_selector(".mw-run", state="visible", timeout=args.render_timeout * 1000)
         record.update(rendered=True, render_seconds=time.monotonic() - opened)
         record["latencies"].append(await _click(page, ".mw-run", args.click_timeout))
@@ -198,6 +212,10 @@ def main() -> int:
         rendered=sum(record["rendered"] for record in records),
         advanced_in_window=sum(bool(record.get("advanced_in_window")) for record in records),
         errors=[record["error"] for record in records if record["error"]],
+        kernel_websockets=sum("websocket_seconds" in record for record in records),
+        unrendered=[{key: record.get(key) for key in ("session", "arrival", "loaded_seconds", "websocket_seconds",
+                                                       "console_errors", "page_errors", "failed_requests")}
+                    for record in records if not record["rendered"]],
         kernels_died=died, clicks=len(latencies), clicks_unanswered=len(latencies) - len(answered),
         latency_median=statistics.median(answered) if answered else float("nan"),
         latency_p95=percentile(answered, 0.95), latency_max=max(answered, default=float("nan")),

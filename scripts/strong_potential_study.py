@@ -11,6 +11,11 @@ smoothings, then the map itself, each stage starting from the previous stage's p
 (``--plain``: the same number of steps on the map alone) prints, per sample, the cost after every stage, the largest site error of the best start and the wall time.
 ``--spectrum`` prints the singular values of the Jacobian dG/dV at the truth, split into the mirror-symmetric and
 mirror-antisymmetric combinations of each group of four mirror-image sites, and at V = 0.
+``--learn N`` asks whether a learned first guess could help: it draws N training samples (64 per chunk from
+``numpy.random.default_rng([24, chunk])``, cached as .npz files with ``--cache DIR``), holds 1000 out, and fits two
+maps from a G map to the potential: a ridge regression of the mirror-symmetric part (the part all four mirror
+images share) and a three-layer MLP (optax AdamW) scored against the nearest mirror image. It prints their errors
+next to the error of guessing zero.
 ``--homotopy K`` instead follows each start's own path from the data it fits exactly to the target: K stages fit
 (1 - lambda) G(start) + lambda G(truth) for lambda = 1/K .. 1, then 60 steps on the map.
 """
@@ -111,6 +116,90 @@ def homotopy(truth: np.ndarray, amplitude: float, n_starts: int, steps: int, n_s
     return dict(costs=costs[best], error=min(errors), wall=time.perf_counter() - start)
 
 
+def training_pairs(n_samples: int, amplitude: float, cache: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """(V, G) for ``n_samples`` random strong samples with the notch, 64 per chunk, G from one vmapped call each."""
+    import jax
+    import jax.numpy as jnp
+
+    wire = mw.Wire(12, 12, lead="ideal")
+    forward = jax.jit(jax.vmap(lambda v: mw.conductance(wire, v, FLUX, ENERGY)))
+    potentials, maps = [], []
+    for chunk in range(-(-n_samples // 64)):
+        path = cache and os.path.join(cache, f"chunk{chunk:04d}.npz")
+        if path and os.path.exists(path):
+            stored = np.load(path)
+            potential, conductance = stored["V"], stored["G"]
+        else:
+            potential = np.random.default_rng([24, chunk]).uniform(-amplitude, amplitude, (64, 12, 12))
+            potential[:, 0, 0] = -1.0
+            conductance = np.asarray(forward(jnp.asarray(potential)))
+            if path:
+                os.makedirs(cache, exist_ok=True)
+                np.savez(path, V=potential, G=conductance)
+        potentials.append(potential)
+        maps.append(conductance)
+    return np.concatenate(potentials)[:n_samples], np.concatenate(maps)[:n_samples]
+
+
+def learned_guess(n_samples: int, amplitude: float, cache: str | None, epochs: int = 40, hidden: int = 512) -> None:
+    """How much of the potential a map from G to V, fitted on ``n_samples`` pairs, recovers on 1000 held-out ones."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    start = time.perf_counter()
+    potentials, maps = training_pairs(n_samples, amplitude, cache)
+    print(f"{len(potentials)} (V, G) pairs in {time.perf_counter() - start:.0f} s", flush=True)
+    features = maps.reshape(len(maps), -1)
+    features = (features - features.mean(0)) / (features.std(0) + 1e-3)
+    mirrors = np.stack([potentials, potentials[:, ::-1], potentials[:, :, ::-1], potentials[:, ::-1, ::-1]], 1)
+    mirrors = mirrors.reshape(len(potentials), 4, -1)
+    held_out = slice(-1000, None)
+    train = slice(0, len(potentials) - 1000)
+
+    # The mirror images share G, so only their common part can be a function of G.
+    symmetric = mirrors.mean(1)
+    x, y = features[train], symmetric[train] - symmetric[train].mean(0)
+    weights = np.linalg.solve(x.T @ x + 1e3 * np.eye(x.shape[1]), x.T @ y)
+    predicted = features[held_out] @ weights + symmetric[train].mean(0)
+    print(f"ridge regression, mirror-symmetric part: rms error {np.sqrt(np.mean((predicted - symmetric[held_out]) ** 2)):.3f}"
+          f" (guessing its mean: {symmetric[held_out].std():.3f})", flush=True)
+
+    sizes = [features.shape[1], hidden, hidden, hidden, mirrors.shape[-1]]
+    keys = jax.random.split(jax.random.PRNGKey(0), len(sizes) - 1)
+    layers = [(jax.random.normal(key, (a, b)) / np.sqrt(a), jnp.zeros(b)) for key, a, b in zip(keys, sizes, sizes[1:])]
+
+    def network(layers, x):
+        for w, b in layers[:-1]:
+            x = jax.nn.gelu(x @ w + b)
+        return x @ layers[-1][0] + layers[-1][1]
+
+    def nearest_mirror_error(layers, x, images):
+        return jnp.mean(jnp.min(jnp.mean((network(layers, x)[:, None] - images) ** 2, -1), -1))
+
+    batch = 256
+    n_steps = epochs * (x.shape[0] // batch)
+    optimizer = optax.adamw(optax.cosine_decay_schedule(1e-3, n_steps), weight_decay=1e-4)
+    state = optimizer.init(layers)
+
+    @jax.jit
+    def update(layers, state, x, images):
+        loss, grads = jax.value_and_grad(nearest_mirror_error)(layers, x, images)
+        updates, state = optimizer.update(grads, state, layers)
+        return optax.apply_updates(layers, updates), state, loss
+
+    rng = np.random.default_rng(0)
+    for epoch in range(epochs):
+        order = rng.permutation(x.shape[0])
+        for i in range(x.shape[0] // batch):
+            index = order[i * batch:(i + 1) * batch]
+            layers, state, loss = update(layers, state, features[train][index], mirrors[train][index])
+        if epoch % 10 == 0 or epoch == epochs - 1:
+            test = nearest_mirror_error(layers, features[held_out], mirrors[held_out])
+            print(f"MLP epoch {epoch}: training rms {np.sqrt(loss):.3f}, held-out rms {np.sqrt(test):.3f} (guessing 0: "
+                  f"{np.sqrt(np.mean(mirrors[held_out] ** 2)):.3f}); {time.perf_counter() - start:.0f} s", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[2401, 2402, 2403, 2404, 2405])
@@ -119,9 +208,14 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=30, help="Levenberg-Marquardt steps per stage")
     parser.add_argument("--spectrum", action="store_true", help="the Jacobian's singular values only")
     parser.add_argument("--homotopy", type=int, metavar="K", help="target homotopy in K stages instead")
+    parser.add_argument("--learn", type=int, metavar="N", help="fit a learned first guess on N samples instead")
+    parser.add_argument("--cache", help="folder for the --learn samples (reused when present)")
     parser.add_argument("--plain", action="store_true",
                         help="the baseline: one stage on the map itself, as many steps as all stages together")
     args = parser.parse_args()
+    if args.learn:
+        learned_guess(args.learn, args.amplitude, args.cache)
+        return
     stages, steps = ((None,), args.steps * len(STAGES)) if args.plain else (STAGES, args.steps)
     for seed in args.seeds:
         truth = sample(seed, args.amplitude)
