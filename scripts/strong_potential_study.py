@@ -125,7 +125,7 @@ def training_pairs(n_samples: int, amplitude: float, cache: str | None) -> tuple
     forward = jax.jit(jax.vmap(lambda v: mw.conductance(wire, v, FLUX, ENERGY)))
     potentials, maps = [], []
     for chunk in range(-(-n_samples // 64)):
-        path = cache and os.path.join(cache, f"chunk{chunk:04d}.npz")
+        path = cache and os.path.join(cache, f"amplitude{amplitude:g}-chunk{chunk:04d}.npz")  # one strength per file
         if path and os.path.exists(path):
             stored = np.load(path)
             potential, conductance = stored["V"], stored["G"]
