@@ -225,14 +225,24 @@ def dashboard_command(port: int | None = None, pool: int = 0, ip: str = "127.0.0
     return command
 
 
+#: How much lower the served kernels' priority is than the server's: at 10, Linux gives a process about a tenth of
+#: a normal one's share of a busy core, so the server keeps about a quarter of the processor time against 30 starting
+#: kernels instead of a thirty-first.
+KERNEL_NICENESS = 10
+
+
 def dashboard_environment(run_folder: str, slots: Optional[int] = None) -> dict:
     """The kernels' environment.
 
     One JAX process per visitor must not grab 75 % of a GPU's memory each; the kernels share ``slots`` compute
     slots (default: one per CPU core) through ``run_folder``/slots (:mod:`magwidgets.session.slots`); visitors see
     autosaves by code only (:mod:`magwidgets.session.autosave`); compiled programs are shared through
-    :func:`compile_cache_environment` (variables the server was started with take precedence).
+    :func:`compile_cache_environment`; the kernels run at niceness :data:`KERNEL_NICENESS`
+    (:func:`magwidgets.core.process.lower_priority`), so that the server, which sends every page its files and
+    relays every click, is not starved by a class's kernels starting at once. Variables the server was started
+    with take precedence (``MAGWIDGETS_NICENESS=0`` keeps the kernels at normal priority).
     """
+    from .core.process import NICENESS_ENVIRONMENT
     from .session.autosave import SERVED_ENVIRONMENT
     from .session.slots import SLOTS_ENVIRONMENT
 
@@ -244,6 +254,7 @@ def dashboard_environment(run_folder: str, slots: Optional[int] = None) -> dict:
                                                                              SERVED_ENVIRONMENT: "1"})
     for name, value in compile_cache_environment().items():
         environment.setdefault(name, value)
+    environment.setdefault(NICENESS_ENVIRONMENT, str(KERNEL_NICENESS))
     environment["TF_CPP_MIN_LOG_LEVEL"] = "3"  # jax sets 1 in this process on import; see compile_cache_environment
     # Voila finds templates (and serves their static files) in the Jupyter data folders: add the package's own
     environment["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(SHARE), os.environ.get("JUPYTER_PATH")]))

@@ -52,20 +52,23 @@ def settings():
     return dict(openblas_threads=threads, large_blocks_mapped=mapped)
 
 
-report = dict(before=settings())
+report = dict(before=settings(), niceness_before=os.nice(0))
 import magwidgets
 report["after_import"] = settings()
 import magwidgets.widgets, magwidgets.vmc  # the panels and the VMC pillar too
 report["after_widgets"] = settings()
 report["configured"] = magwidgets.configure()._asdict()
 report["after_configure"] = settings()
+report["configured_again"] = magwidgets.configure()._asdict()
+report["niceness_after"] = os.nice(0)
 print(json.dumps(report))
 """
 
 
 def probe(**environment) -> dict:
     env = {name: value for name, value in os.environ.items()
-           if not (name.startswith(("MALLOC_", "OPENBLAS_")) or name in ("GLIBC_TUNABLES", "MAGWIDGETS_KEEP_FREED_MEMORY"))}
+           if not (name.startswith(("MALLOC_", "OPENBLAS_")) or name in ("GLIBC_TUNABLES", "MAGWIDGETS_KEEP_FREED_MEMORY",
+                                                                   "MAGWIDGETS_NICENESS"))}
     env.update(environment)
     completed = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, env=env, timeout=300)
     assert completed.returncode == 0, completed.stderr
@@ -80,16 +83,35 @@ def test_import_leaves_openblas_and_malloc_alone_and_configure_sets_them():
     assert report["after_import"] == before
     assert report["after_widgets"] == before
     # configure() is what changes them, so the probes above can see a change
-    assert report["configured"] == dict(freed_memory_kept=True,
+    assert report["configured"] == dict(freed_memory_kept=True, niceness_added=0,
                                         serial_openblas_libraries=len(before["openblas_threads"]))
+    assert report["niceness_after"] == report["niceness_before"]  # only a served kernel lowers its priority
     assert set(report["after_configure"]["openblas_threads"].values()) == {1}
     assert not report["after_configure"]["large_blocks_mapped"]
 
 
 def test_configure_respects_the_users_own_settings():
     report = probe(OPENBLAS_NUM_THREADS="2", MAGWIDGETS_KEEP_FREED_MEMORY="0")
-    assert report["configured"] == dict(freed_memory_kept=False, serial_openblas_libraries=0)
+    assert report["configured"] == dict(freed_memory_kept=False, serial_openblas_libraries=0, niceness_added=0)
     assert report["after_configure"] == report["before"]
+
+
+def test_a_served_kernel_lowers_its_priority_once():
+    """``magwidgets dashboard`` sets MAGWIDGETS_NICENESS for its kernels; configure() applies it once per process."""
+    report = probe(MAGWIDGETS_NICENESS="3")
+    expected = min(report["niceness_before"] + 3, 19)
+    assert report["niceness_after"] == expected
+    assert report["configured"]["niceness_added"] == expected - report["niceness_before"]
+    assert report["configured_again"] == report["configured"]  # calling it again lowers nothing further
+
+
+@pytest.mark.parametrize("value", ["ten", "-5", "25"])
+def test_a_bad_niceness_is_refused_with_what_was_expected(value):
+    env = dict(os.environ, MAGWIDGETS_NICENESS=value)
+    completed = subprocess.run([sys.executable, "-c", "import os, magwidgets; magwidgets.configure(); print(os.nice(0))"],
+                               capture_output=True, text=True, env=env, timeout=300)
+    assert completed.returncode != 0
+    assert "MAGWIDGETS_NICENESS must be a whole number from 0" in completed.stderr and repr(value) in completed.stderr
 
 
 def test_import_turns_on_float64():

@@ -19,6 +19,14 @@ solves) call the OpenBLAS that SciPy loads; XLA already spreads a batch of solve
 OpenBLAS's busy-waiting workers, next to any other busy process on a 2-core machine, stretched the 40 ms seed 000
 sweep to 8 s. Left alone where ``OPENBLAS_NUM_THREADS`` is set.
 
+**Served kernels yield the processor** (:func:`lower_priority`). A class of 30 opening the dashboard at once starts
+30 kernels that each run the dashboard notebook (imports, compilation: seconds of CPU each), and the Voila server
+that sends every page its front-end files and relays every click then gets a thirty-first of the cores: on two
+cores, browsers gave up waiting for a part of the page after 120 s. ``magwidgets dashboard`` sets
+``MAGWIDGETS_NICENESS`` (default 10) in its kernels' environment, and :func:`configure` raises this process's
+niceness by that much, once, so the server and the pages come first and the kernels share what is left between
+them as before. Nothing happens where the variable is unset or 0, which is everywhere but a served kernel.
+
 The command line (``magwidgets example``, ``magwidgets design``), the dashboard's kernels and the benchmarks call
 :func:`configure`; call it yourself at the top of a script or notebook that runs designs.
 """
@@ -50,25 +58,33 @@ class ProcessSettings(NamedTuple):
     """Whether glibc's mmap and trim thresholds were raised."""
     serial_openblas_libraries: int
     """How many loaded OpenBLAS libraries were set to one thread."""
+    niceness_added: int
+    """How much this process's scheduling niceness was raised (``MAGWIDGETS_NICENESS``; 0 outside served kernels)."""
 
 
 def configure() -> ProcessSettings:
-    """Tune this process for repeated XLA calls on CPU: glibc keeps freed work buffers, OpenBLAS runs serially.
+    """Tune this process for repeated XLA calls on CPU: glibc keeps freed work buffers, OpenBLAS runs serially,
+    and a served dashboard kernel lowers its own priority.
 
-    Both settings act on the whole process and stay for its lifetime; each is skipped where the user chose it
+    The settings act on the whole process and stay for its lifetime; each is skipped where the user chose it
     (see the module docstring). Calling it again changes nothing more.
 
     Returns
     -------
     ProcessSettings
-        Which of the two settings were applied.
+        Which of the settings were applied.
+
+    Raises
+    ------
+    ValueError
+        ``MAGWIDGETS_NICENESS`` is set to something other than a whole number from 0 to 19.
 
     Examples
     --------
     >>> import magwidgets as mw
     >>> settings = mw.configure()
     """
-    return ProcessSettings(keep_freed_memory(), serial_openblas())
+    return ProcessSettings(keep_freed_memory(), serial_openblas(), lower_priority())
 
 
 def keep_freed_memory() -> bool:
@@ -84,6 +100,30 @@ def keep_freed_memory() -> bool:
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+
+
+#: Set by ``magwidgets dashboard`` for its kernels: how much :func:`lower_priority` raises their niceness.
+NICENESS_ENVIRONMENT = "MAGWIDGETS_NICENESS"
+
+
+@lru_cache(maxsize=None)
+def lower_priority() -> int:
+    """Raise this process's niceness by ``MAGWIDGETS_NICENESS`` (once per process); return by how much.
+
+    0 where the variable is unset or 0, and where the system has no niceness (Windows).
+    """
+    text = os.environ.get(NICENESS_ENVIRONMENT, "").strip()
+    try:
+        increment = int(text or "0")
+    except ValueError:
+        increment = -1
+    if not 0 <= increment <= 19:
+        raise ValueError(f"{NICENESS_ENVIRONMENT} must be a whole number from 0 (normal priority) to 19 (lowest), "
+                         f"got {text!r}")
+    if increment == 0 or not hasattr(os, "nice"):
+        return 0
+    before = os.nice(0)
+    return os.nice(increment) - before
 
 
 @lru_cache(maxsize=None)
