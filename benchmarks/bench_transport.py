@@ -11,7 +11,9 @@ user makes it (validation, lead cache lookup, jitted solver), median over repeat
 computed afresh), which is what a user's first sweep on a grid costs and the like-for-like comparison with Kwant
 (which computes its leads on every ``smatrix`` call); "first call" also includes compilation. Value-and-gradient is
 ``jax.value_and_grad`` of seed 000's log-RMS loss (eq. 4) through the same public call, jitted whole (as an
-optimisation loop runs it) and un-jitted; their ratios to the forward come from interleaved calls.
+optimisation loop runs it) and un-jitted; their ratios to the forward come from interleaved calls. The loss splits
+its points over the devices (``devices="all"``) as a single-start design does; ``mw.configure()`` gives JAX one
+CPU device per core, so on a CPU every row runs on all cores (``MAGWIDGETS_CPU_DEVICES=1`` times one core).
 
 The G(flux, E) map is the fingerprint explorer's: the same wire and potential, 101 fluxes from 0 to 0.12/pi times
 21 energies from 0.05 to 3.95. Kwant is timed on every tenth flux (11 x 21 points) and scaled to the 2121 points.
@@ -82,7 +84,8 @@ def seed000_rows(repeats: int, precision: str = "double") -> dict:
     target = reference * (1 + 0.05 * np.sin(np.arange(101) / 7))
 
     def log_rms(values):
-        conductance = mw.conductance(wire, values, flux, energy, precision=precision)
+        # split over the devices inside the jit, as the design driver splits a single start's points
+        conductance = mw.conductance(wire, values, flux, energy, precision=precision, devices="all")
         return jnp.sqrt(jnp.mean((jnp.log(conductance) - jnp.log(target)) ** 2))
 
     # Jitted whole, as the design driver and any optimisation loop runs it; and un-jitted, where JAX linearises and
@@ -179,7 +182,8 @@ def main() -> None:
 
     device = jax.devices()[0]
     print(f"magwidgets {mw.__version__}, jax {jax.__version__} on {device.platform} ({device.device_kind}), "
-          f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, {time.strftime('%Y-%m-%d')}, "
+          f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, {jax.device_count()} devices, "
+          f"{time.strftime('%Y-%m-%d')}, "
           f"load average {os.getloadavg()[0]:.1f} at the start")
     rows = seed000_rows(args.repeats)
     single = seed000_rows(args.repeats, precision="single")

@@ -240,9 +240,10 @@ def dashboard_environment(run_folder: str, slots: Optional[int] = None) -> dict:
     :func:`compile_cache_environment`; the kernels run at niceness :data:`KERNEL_NICENESS`
     (:func:`magwidgets.core.process.lower_priority`), so that the server, which sends every page its files and
     relays every click, is not starved by a class's kernels starting at once. Variables the server was started
-    with take precedence (``MAGWIDGETS_NICENESS=0`` keeps the kernels at normal priority).
+    with take precedence (``MAGWIDGETS_NICENESS=0`` keeps the kernels at normal priority). Each kernel gets
+    cores / ``slots`` JAX CPU devices (at least one): a run holds one slot, and so uses its share of the cores.
     """
-    from .core.process import NICENESS_ENVIRONMENT
+    from .core.process import CPU_DEVICES_ENVIRONMENT, NICENESS_ENVIRONMENT
     from .session.autosave import SERVED_ENVIRONMENT
     from .session.slots import SLOTS_ENVIRONMENT
 
@@ -255,6 +256,7 @@ def dashboard_environment(run_folder: str, slots: Optional[int] = None) -> dict:
     for name, value in compile_cache_environment().items():
         environment.setdefault(name, value)
     environment.setdefault(NICENESS_ENVIRONMENT, str(KERNEL_NICENESS))
+    environment.setdefault(CPU_DEVICES_ENVIRONMENT, str(max(1, (os.cpu_count() or 1) // slots)))
     environment["TF_CPP_MIN_LOG_LEVEL"] = "3"  # jax sets 1 in this process on import; see compile_cache_environment
     # Voila finds templates (and serves their static files) in the Jupyter data folders: add the package's own
     environment["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(SHARE), os.environ.get("JUPYTER_PATH")]))

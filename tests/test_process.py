@@ -61,6 +61,8 @@ report["configured"] = magwidgets.configure()._asdict()
 report["after_configure"] = settings()
 report["configured_again"] = magwidgets.configure()._asdict()
 report["niceness_after"] = os.nice(0)
+import jax
+report["devices"] = jax.device_count()
 print(json.dumps(report))
 """
 
@@ -68,7 +70,8 @@ print(json.dumps(report))
 def probe(**environment) -> dict:
     env = {name: value for name, value in os.environ.items()
            if not (name.startswith(("MALLOC_", "OPENBLAS_")) or name in ("GLIBC_TUNABLES", "MAGWIDGETS_KEEP_FREED_MEMORY",
-                                                                   "MAGWIDGETS_NICENESS"))}
+                                                                   "MAGWIDGETS_NICENESS", "MAGWIDGETS_CPU_DEVICES",
+                                                                   "JAX_NUM_CPU_DEVICES", "XLA_FLAGS"))}
     env.update(environment)
     completed = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, env=env, timeout=300)
     assert completed.returncode == 0, completed.stderr
@@ -83,17 +86,36 @@ def test_import_leaves_openblas_and_malloc_alone_and_configure_sets_them():
     assert report["after_import"] == before
     assert report["after_widgets"] == before
     # configure() is what changes them, so the probes above can see a change
-    assert report["configured"] == dict(freed_memory_kept=True, niceness_added=0,
+    assert report["configured"] == dict(freed_memory_kept=True, niceness_added=0, cpu_devices=os.cpu_count(),
                                         serial_openblas_libraries=len(before["openblas_threads"]))
+    assert report["devices"] == os.cpu_count()  # one CPU device per core, set before JAX started
     assert report["niceness_after"] == report["niceness_before"]  # only a served kernel lowers its priority
     assert set(report["after_configure"]["openblas_threads"].values()) == {1}
     assert not report["after_configure"]["large_blocks_mapped"]
 
 
 def test_configure_respects_the_users_own_settings():
-    report = probe(OPENBLAS_NUM_THREADS="2", MAGWIDGETS_KEEP_FREED_MEMORY="0")
-    assert report["configured"] == dict(freed_memory_kept=False, serial_openblas_libraries=0, niceness_added=0)
+    report = probe(OPENBLAS_NUM_THREADS="2", MAGWIDGETS_KEEP_FREED_MEMORY="0", JAX_NUM_CPU_DEVICES="3")
+    assert report["configured"] == dict(freed_memory_kept=False, serial_openblas_libraries=0, niceness_added=0,
+                                        cpu_devices=0)
     assert report["after_configure"] == report["before"]
+    assert report["devices"] == 3  # JAX's own variable, left to JAX
+    assert probe(MAGWIDGETS_CPU_DEVICES="1")["devices"] == 1
+
+
+def test_cpu_devices_are_only_set_before_jax_starts():
+    """After JAX has run anything its device count is fixed: configure() then leaves it and says so (0)."""
+    env = {name: value for name, value in os.environ.items()
+           if name not in ("MAGWIDGETS_CPU_DEVICES", "JAX_NUM_CPU_DEVICES", "XLA_FLAGS")}
+    code = ("import jax, jax.numpy as jnp, magwidgets; jnp.ones(2).block_until_ready(); "
+            "print(magwidgets.configure().cpu_devices, jax.device_count())")
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.split()[-2:] == ["0", "1"]
+    env["MAGWIDGETS_CPU_DEVICES"] = "0"
+    completed = subprocess.run([sys.executable, "-c", "import magwidgets; magwidgets.configure()"],
+                               capture_output=True, text=True, env=env, timeout=300)
+    assert completed.returncode != 0 and "MAGWIDGETS_CPU_DEVICES must be a whole number >= 1" in completed.stderr
 
 
 def test_a_served_kernel_lowers_its_priority_once():

@@ -209,16 +209,17 @@ def _conductance_points(wire: Wire, solver: str, precision: str, onsite, theta, 
     return values
 
 
-@partial(jax.jit, static_argnames=("wire", "solver", "precision", "mesh", "n_points"))
+@partial(jax.jit, static_argnames=("wire", "solver", "precision", "mesh", "n_points", "checkpoint"))
 def _sharded_conductance_points(wire: Wire, solver: str, precision: str, mesh, n_points: Optional[int], onsite, theta,
-                                flux, energy, leads: LeadSelfEnergies):
+                                flux, energy, leads: LeadSelfEnergies, checkpoint: bool = False):
     """:func:`_conductance_points` with the padded points split over ``mesh``.
 
     ``n_points=None`` returns the padded values where they were computed (the caller collects them on the host);
     otherwise the first ``n_points`` on every device, through an all-gather.
     """
     def local(onsite, theta, flux, energy, leads):
-        return _conductance_points(wire, solver, precision, onsite, theta, flux, energy, leads)
+        return _conductance_points(wire, solver, precision, onsite, theta, flux, energy, leads,
+                                   checkpoint=checkpoint)
 
     values = map_batch(local, mesh, replicated=2, batched=3, out_specs=BATCH)(onsite, theta, flux, energy, leads)
     return values if n_points is None else gathered(values[:n_points], mesh)
@@ -285,14 +286,22 @@ def _use_checkpoint(wire: Wire, grid: SweepGrid, precision: str, checkpoint: Opt
 
 def grid_conductance(
     wire: Wire, onsite, theta, grid: SweepGrid, *, solver: str = "transfer", precision: str = "double",
-    checkpoint: Optional[bool] = None,
+    checkpoint: Optional[bool] = None, mesh: Optional[jax.sharding.Mesh] = None,
 ) -> jnp.ndarray:
     """Conductance at every point of a :class:`SweepGrid`, flat (n_points,); the kernel of :func:`conductance`.
 
     No input checks beyond what :func:`conductance` does: this is the inner call of optimisation loops, which
-    validate once up front. ``checkpoint`` as in :func:`conductance`.
+    validate once up front. ``checkpoint`` as in :func:`conductance`. ``mesh``
+    (:func:`~magwidgets.core.sharding.batch_mesh`) splits the points over its devices, also under ``jit`` and
+    ``grad`` (a single-start design does this): the devices run side by side and the values equal the
+    one-device ones to rounding (1e-12).
     """
     checkpoint = _use_checkpoint(wire, grid, precision, checkpoint)
+    if mesh is not None:
+        n_points = grid.flux.shape[0]
+        flux, energy, leads = pad_batch(tuple(grid), padded_length(n_points, mesh))
+        return _sharded_conductance_points(wire, solver, precision, mesh, n_points, onsite, theta, flux, energy,
+                                           leads, checkpoint=checkpoint)
     return _conductance_points(wire, solver, precision, onsite, theta, grid.flux, grid.energy, grid.leads,
                                checkpoint=checkpoint)
 

@@ -19,6 +19,16 @@ solves) call the OpenBLAS that SciPy loads; XLA already spreads a batch of solve
 OpenBLAS's busy-waiting workers, next to any other busy process on a 2-core machine, stretched the 40 ms seed 000
 sweep to 8 s. Left alone where ``OPENBLAS_NUM_THREADS`` is set.
 
+**One JAX CPU device per core** (:func:`split_cpu_into_devices`). XLA runs one program on one thread of a CPU
+device and does not run its independent parts side by side, so a sweep's points, all vmapped in one program,
+used one core of two. With one CPU device per core, :func:`magwidgets.conductance` and a single-start design split
+their (flux, energy) points over the devices (:mod:`magwidgets.core.sharding`), which run concurrently: the seed
+000 sweep went from 38.7 to 24.5 ms and its value-and-gradient from 127 to 68 ms on two cores, with the same
+values to 1e-12. JAX fixes its device count when it first runs anything, so this only takes effect when
+:func:`configure` runs before any JAX operation (right after the imports); later it changes nothing.
+``MAGWIDGETS_CPU_DEVICES`` sets the count (1 keeps one device); ``JAX_NUM_CPU_DEVICES`` or
+``--xla_force_host_platform_device_count`` in ``XLA_FLAGS`` are the user's choice and are left alone.
+
 **Served kernels yield the processor** (:func:`lower_priority`). A class of 30 opening the dashboard at once starts
 30 kernels that each run the dashboard notebook (imports, compilation: seconds of CPU each), and the Voila server
 that sends every page its front-end files and relays every click then gets a thirty-first of the cores: on two
@@ -60,11 +70,15 @@ class ProcessSettings(NamedTuple):
     """How many loaded OpenBLAS libraries were set to one thread."""
     niceness_added: int
     """How much this process's scheduling niceness was raised (``MAGWIDGETS_NICENESS``; 0 outside served kernels)."""
+    cpu_devices: int
+    """How many CPU devices JAX was given (0: left as it was, because JAX had started or the user chose)."""
 
 
 def configure() -> ProcessSettings:
     """Tune this process for repeated XLA calls on CPU: glibc keeps freed work buffers, OpenBLAS runs serially,
-    and a served dashboard kernel lowers its own priority.
+    JAX gets one CPU device per core, and a served dashboard kernel lowers its own priority.
+
+    Call it right after the imports, before anything runs in JAX: the CPU devices can only be set then.
 
     The settings act on the whole process and stay for its lifetime; each is skipped where the user chose it
     (see the module docstring). Calling it again changes nothing more.
@@ -77,14 +91,15 @@ def configure() -> ProcessSettings:
     Raises
     ------
     ValueError
-        ``MAGWIDGETS_NICENESS`` is set to something other than a whole number from 0 to 19.
+        ``MAGWIDGETS_NICENESS`` is set to something other than a whole number from 0 to 19, or
+        ``MAGWIDGETS_CPU_DEVICES`` to something other than a whole number >= 1.
 
     Examples
     --------
     >>> import magwidgets as mw
     >>> settings = mw.configure()
     """
-    return ProcessSettings(keep_freed_memory(), serial_openblas(), lower_priority())
+    return ProcessSettings(keep_freed_memory(), serial_openblas(), lower_priority(), split_cpu_into_devices())
 
 
 def keep_freed_memory() -> bool:
@@ -100,6 +115,38 @@ def keep_freed_memory() -> bool:
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+
+
+#: How many CPU devices :func:`split_cpu_into_devices` gives JAX (default: one per core).
+CPU_DEVICES_ENVIRONMENT = "MAGWIDGETS_CPU_DEVICES"
+
+
+@lru_cache(maxsize=None)
+def split_cpu_into_devices() -> int:
+    """Give JAX one CPU device per core (or ``MAGWIDGETS_CPU_DEVICES``); return how many it was given.
+
+    0 where JAX's device count was left alone: JAX has already run something (its backends are started, and the
+    count can no longer change), or the user chose it (``JAX_NUM_CPU_DEVICES``, or
+    ``--xla_force_host_platform_device_count`` in ``XLA_FLAGS``).
+    """
+    text = os.environ.get(CPU_DEVICES_ENVIRONMENT, "").strip()
+    try:
+        count = int(text) if text else (os.cpu_count() or 1)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise ValueError(f"{CPU_DEVICES_ENVIRONMENT} must be a whole number >= 1 (CPU devices for JAX), got {text!r}")
+    if "JAX_NUM_CPU_DEVICES" in os.environ or "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", ""):
+        return 0
+    import jax
+
+    if jax.config.jax_num_cpu_devices == count:
+        return count
+    try:
+        jax.config.update("jax_num_cpu_devices", count)
+    except RuntimeError:  # JAX has started: its devices are fixed for the life of the process
+        return 0
+    return count
 
 
 #: Set by ``magwidgets dashboard`` for its kernels: how much :func:`lower_priority` raises their niceness.

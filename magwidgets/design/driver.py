@@ -212,6 +212,9 @@ class Design(RunLoop):
         if devices not in DEVICE_CHOICES:
             raise ValueError(f"devices must be one of {DEVICE_CHOICES}, got {devices!r}")
         self.mesh = batch_mesh(self.n_starts, devices) if self.n_starts > 1 else None
+        if self.n_starts == 1 and hasattr(objective, "split_points"):
+            # one start: its grid's points go to every device instead
+            self.objective = objective = objective.split_points(devices)
         self._placed_data = data if self.mesh is None else replicate(data, self.mesh)
         self.fingerprint = _fingerprint(objective, optimizer, self.seed, self.n_starts, data, initial_params)
         params = self._initial_params(initial_params)

@@ -10,7 +10,7 @@ Fourier image. :func:`cost_landscape` maps any objective over a grid of two para
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Optional
 
 import jax
@@ -20,6 +20,7 @@ from jax.flatten_util import ravel_pytree
 
 from ..core import Wire, grid_conductance, sweep_grid
 from ..core.observables import check_solver
+from ..core.sharding import batch_mesh
 from .losses import Loss, Target
 
 
@@ -36,6 +37,8 @@ class TransportObjective:
     shape: tuple
     solver: str = "transfer"
     precision: str = "double"
+    mesh: Optional[jax.sharding.Mesh] = None
+    """Devices the grid's points are split over in :meth:`evaluate` (see :meth:`split_points`); None: one."""
 
     @classmethod
     def create(cls, wire: Wire, target, flux, energy, parametrisation, loss: Loss = Loss(), *,
@@ -64,10 +67,20 @@ class TransportObjective:
     def fields(self, params) -> tuple[jnp.ndarray, Optional[jnp.ndarray]]:
         return self.parametrisation.fields(params)
 
+    def split_points(self, devices: str = "auto") -> "TransportObjective":
+        """This objective with its grid's points split over every device (``devices`` as in
+        :func:`~magwidgets.core.sharding.batch_mesh`); itself where there is one device or one point.
+
+        The design driver asks for it when it runs a single start, whose cost is then computed on all devices at
+        once (several starts are split over the devices instead).
+        """
+        mesh = batch_mesh(int(np.prod(self.shape, dtype=int)), devices)
+        return self if mesh == self.mesh else replace(self, mesh=mesh)
+
     def evaluate(self, params, data) -> tuple[jnp.ndarray, tuple[dict, dict]]:
         onsite, theta = self.fields(params)
         conductance = grid_conductance(self.wire, onsite, theta, data["grid"], solver=self.solver,
-                                       precision=self.precision)
+                                       precision=self.precision, mesh=self.mesh)
         return self._cost(onsite, theta, conductance, data)
 
     def _cost(self, onsite, theta, conductance, data) -> tuple[jnp.ndarray, tuple[dict, dict]]:

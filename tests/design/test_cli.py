@@ -144,6 +144,7 @@ def test_kernels_share_compiled_programs_through_the_dashboard_cache(tmp_path, m
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR", raising=False)
     monkeypatch.delenv("MAGWIDGETS_NICENESS", raising=False)
+    monkeypatch.delenv("MAGWIDGETS_CPU_DEVICES", raising=False)
     environment = dashboard_environment(str(tmp_path / "server"), 1)
     cache = environment["JAX_COMPILATION_CACHE_DIR"]
     assert cache.startswith(str(tmp_path)) and os.stat(cache).st_mode & 0o077 == 0
@@ -164,6 +165,9 @@ def test_kernels_share_compiled_programs_through_the_dashboard_cache(tmp_path, m
     assert len(values) == 7 and all(0 < value < 8 for value in values)  # at most W = 8 open channels
 
     assert environment["MAGWIDGETS_NICENESS"] == "10"  # the server's pages come before the kernels' start-up
+    assert environment["MAGWIDGETS_CPU_DEVICES"] == str(os.cpu_count())  # one slot: a run may use every core
+    monkeypatch.delenv("MAGWIDGETS_CPU_DEVICES", raising=False)
+    assert dashboard_environment(str(tmp_path / "server"), 2 * os.cpu_count())["MAGWIDGETS_CPU_DEVICES"] == "1"
     monkeypatch.setenv("MAGWIDGETS_NICENESS", "0")
     assert dashboard_environment(str(tmp_path / "server"), 1)["MAGWIDGETS_NICENESS"] == "0"  # the teacher's choice
     monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path / "teacher's choice"))

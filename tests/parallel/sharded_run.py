@@ -16,8 +16,9 @@ from magwidgets.core.observables import _sweep_mesh, sweep_grid
 from magwidgets.design import Design, Loss, Optimizer, SitePotential, TransportObjective
 
 # name: (optimizer, learning rate, starts). 11 starts on 8 devices pads to 16; Levenberg-Marquardt's 3 starts run
-# one per device.
-DESIGNS = {"adam11": ("adam", 0.02, 11), "lm3": ("levenberg_marquardt", 1.0, 3)}
+# one per device; a single start splits its 15 grid points over the 8 devices instead.
+DESIGNS = {"adam11": ("adam", 0.02, 11), "lm3": ("levenberg_marquardt", 1.0, 3), "adam1": ("adam", 0.02, 1),
+           "lm1": ("levenberg_marquardt", 1.0, 1)}
 STEPS = 6
 
 
@@ -58,7 +59,8 @@ def compute(devices: str) -> dict:
         results[f"{name}_loss"] = result.history["loss"]
         results[f"{name}_family"] = np.asarray(result.family)
         results[f"{name}_onsite"] = result.onsite
-        results[f"{name}_devices"] = np.asarray(1 if design.mesh is None else design.mesh.size)
+        mesh = design.mesh if design.mesh is not None else design.objective.mesh  # the starts' or the points'
+        results[f"{name}_devices"] = np.asarray(1 if mesh is None else mesh.size)
     return results
 
 

@@ -72,6 +72,7 @@ def test_two_processes_give_the_one_process_result(tmp_path):
     # One CPU device per process whatever the caller's XLA_FLAGS: the mesh then spans both processes.
     environment = {name: value for name, value in os.environ.items() if name != "XLA_FLAGS"}
     environment["JAX_PLATFORMS"] = "cpu"
+    environment["MAGWIDGETS_CPU_DEVICES"] = "1"  # not one per core (configure())
     processes = [
         subprocess.Popen([sys.executable, "-m", "magwidgets.cli", "design", str(config),
                           "--output", str(tmp_path / f"process{rank}.npz"), "--coordinator", coordinator,

@@ -44,6 +44,7 @@ def test_the_eight_device_run_split_its_work(eight_devices):
     assert eight["device_count"] == 8
     assert eight["sweep_devices"] == 8 and eight["spin_devices"] == 8
     assert eight["adam11_devices"] == 8 and eight["lm3_devices"] == 3
+    assert eight["adam1_devices"] == 8 and eight["lm1_devices"] == 8  # one start: its 15 points split instead
 
 
 # Identical means within 1e-12 e^2/h: each device compiles the same per-point arithmetic for a shorter batch, and
@@ -61,6 +62,7 @@ def test_sweeps_are_identical_to_one_device(eight_devices):
 def test_multistart_designs_match_one_device(eight_devices):
     one, eight = eight_devices
     assert eight["adam11_loss"].shape == (sharded_run.STEPS + 1, 11)
+    assert eight["adam1_loss"].shape == (sharded_run.STEPS + 1,)
     for name in sharded_run.DESIGNS:
         for field in ("loss", "family", "onsite"):
             np.testing.assert_allclose(eight[f"{name}_{field}"], one[f"{name}_{field}"], rtol=0, atol=1e-12,
