@@ -96,6 +96,20 @@ async def session(index: int, browser, url: str, arrival: float, window: dict, a
     page.on("pageerror", lambda error: note("page_errors", str(error)))
     page.on("console", lambda message: message.type == "error" and note("console_errors", message.text))
     page.on("requestfailed", lambda request: note("failed_requests", f"{request.url} {request.failure}"))
+    # every request's issue and finish times: a page that never rendered shows whether its files were asked for
+    # late (a starved browser) or asked for early and answered late (a busy server)
+    issued: dict = {}
+
+    def finished(request) -> None:
+        start = issued.pop(request.url, None)
+        if start is not None and time.monotonic() - opened - start > 10 and len(record["slow_requests"]) < 8:
+            record["slow_requests"].append(f"{request.url.split('/')[-1][:60]}: issued {start:.1f} s, "
+                                           f"done {time.monotonic() - opened:.1f} s")
+
+    record.update(slow_requests=[], pending_requests=issued)
+    page.on("request", lambda request: issued.setdefault(request.url, time.monotonic() - opened))
+    page.on("requestfinished", finished)
+    page.on("requestfailed", lambda request: issued.pop(request.url, None))
     page.on("websocket", lambda socket: "/channels" in socket.url and record.setdefault(
         "websocket_seconds", time.monotonic() - opened))
     try:
@@ -214,7 +228,8 @@ def main() -> int:
         errors=[record["error"] for record in records if record["error"]],
         kernel_websockets=sum("websocket_seconds" in record for record in records),
         unrendered=[{key: record.get(key) for key in ("session", "arrival", "loaded_seconds", "websocket_seconds",
-                                                       "console_errors", "page_errors", "failed_requests")}
+                                                       "console_errors", "page_errors", "failed_requests", "slow_requests",
+                                                       "pending_requests")}
                     for record in records if not record["rendered"]],
         kernels_died=died, clicks=len(latencies), clicks_unanswered=len(latencies) - len(answered),
         latency_median=statistics.median(answered) if answered else float("nan"),

@@ -68,10 +68,10 @@ print(json.dumps(report))
 
 
 def probe(**environment) -> dict:
+    chosen = ("GLIBC_TUNABLES", "MAGWIDGETS_KEEP_FREED_MEMORY", "MAGWIDGETS_NICENESS", "MAGWIDGETS_CPU_DEVICES",
+              "JAX_NUM_CPU_DEVICES", "XLA_FLAGS")
     env = {name: value for name, value in os.environ.items()
-           if not (name.startswith(("MALLOC_", "OPENBLAS_")) or name in ("GLIBC_TUNABLES", "MAGWIDGETS_KEEP_FREED_MEMORY",
-                                                                   "MAGWIDGETS_NICENESS", "MAGWIDGETS_CPU_DEVICES",
-                                                                   "JAX_NUM_CPU_DEVICES", "XLA_FLAGS"))}
+           if not (name.startswith(("MALLOC_", "OPENBLAS_")) or name in chosen)}
     env.update(environment)
     completed = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, env=env, timeout=300)
     assert completed.returncode == 0, completed.stderr
@@ -130,8 +130,8 @@ def test_a_served_kernel_lowers_its_priority_once():
 @pytest.mark.parametrize("value", ["ten", "-5", "25"])
 def test_a_bad_niceness_is_refused_with_what_was_expected(value):
     env = dict(os.environ, MAGWIDGETS_NICENESS=value)
-    completed = subprocess.run([sys.executable, "-c", "import os, magwidgets; magwidgets.configure(); print(os.nice(0))"],
-                               capture_output=True, text=True, env=env, timeout=300)
+    code = "import os, magwidgets; magwidgets.configure(); print(os.nice(0))"
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert completed.returncode != 0
     assert "MAGWIDGETS_NICENESS must be a whole number from 0" in completed.stderr and repr(value) in completed.stderr
 

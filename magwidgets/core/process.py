@@ -31,11 +31,11 @@ values to 1e-12. JAX fixes its device count when it first runs anything, so this
 
 **Served kernels yield the processor** (:func:`lower_priority`). A class of 30 opening the dashboard at once starts
 30 kernels that each run the dashboard notebook (imports, compilation: seconds of CPU each), and the Voila server
-that sends every page its front-end files and relays every click then gets a thirty-first of the cores: on two
-cores, browsers gave up waiting for a part of the page after 120 s. ``magwidgets dashboard`` sets
-``MAGWIDGETS_NICENESS`` (default 10) in its kernels' environment, and :func:`configure` raises this process's
-niceness by that much, once, so the server and the pages come first and the kernels share what is left between
-them as before. Nothing happens where the variable is unset or 0, which is everywhere but a served kernel.
+that sends every page its front-end files and relays every click would get a thirty-first of the cores.
+``magwidgets dashboard`` sets ``MAGWIDGETS_NICENESS`` (default 19, the lowest priority) in its kernels'
+environment, and :func:`configure` raises this process's niceness by that much, once, so the server and the pages
+come first and the kernels share what is left between them as before (all of it when the server is idle).
+Nothing happens where the variable is unset or 0, which is everywhere but a served kernel.
 
 The command line (``magwidgets example``, ``magwidgets design``), the dashboard's kernels and the benchmarks call
 :func:`configure`; call it yourself at the top of a script or notebook that runs designs.
