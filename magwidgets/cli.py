@@ -225,10 +225,11 @@ def dashboard_command(port: int | None = None, pool: int = 0, ip: str = "127.0.0
     return command
 
 
-#: How much lower the served kernels' priority is than the server's: at 19 (the lowest), Linux gives a process about
-#: 1/70 of a normal one's share of a busy core, so the server keeps about 70 % of the processor time it asks for
-#: against 30 starting kernels instead of a thirty-first. When the server is idle the kernels get every core.
-KERNEL_NICENESS = 19
+#: How much lower the served kernels' priority is than the server's: at 10, Linux gives a kernel's scheduling group
+#: about a tenth of a normal one's share of a busy core, so against 30 starting kernels the server keeps about a
+#: fifth of the processor instead of a thirty-first (at 19 the kernels, starved by 30 browsers on the same two
+#: cores, took twice as long to show their pages). When the server is idle the kernels get every core.
+KERNEL_NICENESS = 10
 
 
 def dashboard_environment(run_folder: str, slots: Optional[int] = None) -> dict:

@@ -127,6 +127,25 @@ def test_a_served_kernel_lowers_its_priority_once():
     assert report["configured_again"] == report["configured"]  # calling it again lowers nothing further
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/self/autogroup"), reason="this kernel has no scheduling autogroups")
+def test_a_served_kernel_in_a_session_of_its_own_lowers_its_scheduling_group():
+    """Linux shares the processor between sessions before niceness counts, and jupyter_client starts each kernel in
+    a session of its own: its group is lowered too, and nothing else's."""
+    code = ("import magwidgets; magwidgets.configure(); print(open('/proc/self/autogroup').read().split()[-1])")
+    env = dict(os.environ, MAGWIDGETS_NICENESS="5")
+    own = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300,
+                         start_new_session=True)
+    assert own.returncode == 0, own.stderr
+    assert own.stdout.split()[-1] == "5"
+    with open("/proc/self/autogroup") as autogroup:
+        ours = autogroup.read().split()[-1]
+    shared = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert shared.returncode == 0, shared.stderr
+    assert shared.stdout.split()[-1] == ours  # the caller's session (this test's) is left as it was
+    with open("/proc/self/autogroup") as autogroup:
+        assert autogroup.read().split()[-1] == ours
+
+
 @pytest.mark.parametrize("value", ["ten", "-5", "25"])
 def test_a_bad_niceness_is_refused_with_what_was_expected(value):
     env = dict(os.environ, MAGWIDGETS_NICENESS=value)

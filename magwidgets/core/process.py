@@ -32,9 +32,11 @@ values to 1e-12. JAX fixes its device count when it first runs anything, so this
 **Served kernels yield the processor** (:func:`lower_priority`). A class of 30 opening the dashboard at once starts
 30 kernels that each run the dashboard notebook (imports, compilation: seconds of CPU each), and the Voila server
 that sends every page its front-end files and relays every click would get a thirty-first of the cores.
-``magwidgets dashboard`` sets ``MAGWIDGETS_NICENESS`` (default 19, the lowest priority) in its kernels'
-environment, and :func:`configure` raises this process's niceness by that much, once, so the server and the pages
-come first and the kernels share what is left between them as before (all of it when the server is idle).
+``magwidgets dashboard`` sets ``MAGWIDGETS_NICENESS`` (default 10) in its kernels'
+environment, and :func:`configure` raises this process's niceness by that much, once, and that of its
+scheduling group where the kernel leads a session of its own (as jupyter_client starts them; Linux shares the
+processor between such groups before niceness counts), so the server and the pages come first and the kernels
+share what is left between them as before (all of it when the server is idle).
 Nothing happens where the variable is unset or 0, which is everywhere but a served kernel.
 
 The command line (``magwidgets example``, ``magwidgets design``), the dashboard's kernels and the benchmarks call
@@ -43,9 +45,11 @@ The command line (``magwidgets example``, ``magwidgets design``), the dashboard'
 from __future__ import annotations
 
 import ctypes
+import errno
 import importlib
 import os
 import platform
+import time
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -170,7 +174,35 @@ def lower_priority() -> int:
     if increment == 0 or not hasattr(os, "nice"):
         return 0
     before = os.nice(0)
-    return os.nice(increment) - before
+    added = os.nice(increment) - before
+    _lower_own_autogroup(increment)
+    return added
+
+
+def _lower_own_autogroup(increment: int) -> bool:
+    """Give this process's scheduling autogroup the niceness ``increment``, where the group is this process's own.
+
+    Linux (``kernel.sched_autogroup_enabled``, on in most desktop and server distributions) schedules every session
+    as one group and shares the processor equally between groups; a niceness only weighs processes within a group.
+    jupyter_client starts every kernel in a session of its own, so a kernel's niceness alone left the Voila server
+    one share among 31 groups. A session leader's group holds only it and its children, so lowering the group's
+    priority lowers nothing else. Returns whether it was set.
+    """
+    path = "/proc/self/autogroup"
+    if not os.path.exists(path) or os.getsid(0) != os.getpid():
+        return False
+    # Unprivileged writes are limited to one per 100 ms across the system (EAGAIN), which a class starting 30
+    # kernels can meet: try for up to two seconds.
+    deadline = time.monotonic() + 2.0
+    while True:
+        try:
+            with open(path, "w") as autogroup:
+                autogroup.write(str(increment))
+            return True
+        except OSError as error:
+            if error.errno != errno.EAGAIN or time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
 
 
 @lru_cache(maxsize=None)

@@ -186,8 +186,11 @@ class LiveRun:
             return self._cancelled or (driver is not None and (driver.paused or driver.stopping))
 
         def show_place(ahead: int) -> None:
-            if not interrupted():
-                self._set_state("queued", f"{ahead} run{'s' * (ahead != 1)} ahead" if ahead else "next")
+            # under the lock that Pause takes: a "queued" told between Pause's check and its "paused" would
+            # overwrite it, and Run would then find no paused run to continue (the run stayed paused at step 0)
+            with self._lock:
+                if not interrupted():
+                    self._set_state("queued", f"{ahead} run{'s' * (ahead != 1)} ahead" if ahead else "next")
 
         while not slots.held:
             if self._cancelled or (driver is not None and driver.stopping):
@@ -196,8 +199,9 @@ class LiveRun:
                 self._hold_while_paused()
                 continue
             slots.acquire(show_place, interrupted)
-        if self.state == "queued":
-            self._set_state(phase)
+        with self._lock:
+            if self.state == "queued":
+                self._set_state(phase)
         return True
 
     def _hold_while_paused(self) -> None:
@@ -227,8 +231,9 @@ class LiveRun:
             if steps is None or self._cancelled:
                 self._set_state("ready")
                 return
-            if not self._pause_requested:
-                self._set_state("running")
+            with self._lock:  # as in _hold_slot: never tell "running" over a Pause that came in between
+                if not self._pause_requested:
+                    self._set_state("running")
             shown_at, shown = None, None  # monotonic clock; None: the first snapshot is always shown
             for snapshot in self.driver.iterate(self.driver.step + steps):
                 self.latest = snapshot

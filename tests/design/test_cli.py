@@ -164,7 +164,7 @@ def test_kernels_share_compiled_programs_through_the_dashboard_cache(tmp_path, m
     values = json.loads(first.stdout)
     assert len(values) == 7 and all(0 < value < 8 for value in values)  # at most W = 8 open channels
 
-    assert environment["MAGWIDGETS_NICENESS"] == "19"  # the server's pages come before the kernels' start-up
+    assert environment["MAGWIDGETS_NICENESS"] == "10"  # the server's pages come before the kernels' start-up
     assert environment["MAGWIDGETS_CPU_DEVICES"] == str(os.cpu_count())  # one slot: a run may use every core
     monkeypatch.delenv("MAGWIDGETS_CPU_DEVICES", raising=False)
     assert dashboard_environment(str(tmp_path / "server"), 2 * os.cpu_count())["MAGWIDGETS_CPU_DEVICES"] == "1"
