@@ -133,13 +133,8 @@ def split_cpu_into_devices() -> int:
     count can no longer change), or the user chose it (``JAX_NUM_CPU_DEVICES``, or
     ``--xla_force_host_platform_device_count`` in ``XLA_FLAGS``).
     """
-    text = os.environ.get(CPU_DEVICES_ENVIRONMENT, "").strip()
-    try:
-        count = int(text) if text else (os.cpu_count() or 1)
-    except ValueError:
-        count = 0
-    if count < 1:
-        raise ValueError(f"{CPU_DEVICES_ENVIRONMENT} must be a whole number >= 1 (CPU devices for JAX), got {text!r}")
+    count = _whole_number_from_environment(CPU_DEVICES_ENVIRONMENT, default=os.cpu_count() or 1, lowest=1,
+                                           highest=None, meaning="a whole number >= 1 (CPU devices for JAX)")
     if "JAX_NUM_CPU_DEVICES" in os.environ or "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", ""):
         return 0
     import jax
@@ -163,14 +158,9 @@ def lower_priority() -> int:
 
     0 where the variable is unset or 0, and where the system has no niceness (Windows).
     """
-    text = os.environ.get(NICENESS_ENVIRONMENT, "").strip()
-    try:
-        increment = int(text or "0")
-    except ValueError:
-        increment = -1
-    if not 0 <= increment <= 19:
-        raise ValueError(f"{NICENESS_ENVIRONMENT} must be a whole number from 0 (normal priority) to 19 (lowest), "
-                         f"got {text!r}")
+    increment = _whole_number_from_environment(
+        NICENESS_ENVIRONMENT, default=0, lowest=0, highest=19,
+        meaning="a whole number from 0 (normal priority) to 19 (lowest)")
     if increment == 0 or not hasattr(os, "nice"):
         return 0
     before = os.nice(0)
@@ -179,18 +169,18 @@ def lower_priority() -> int:
     return added
 
 
-def _lower_own_autogroup(increment: int) -> bool:
+def _lower_own_autogroup(increment: int) -> None:
     """Give this process's scheduling autogroup the niceness ``increment``, where the group is this process's own.
 
     Linux (``kernel.sched_autogroup_enabled``, on in most desktop and server distributions) schedules every session
     as one group and shares the processor equally between groups; a niceness only weighs processes within a group.
     jupyter_client starts every kernel in a session of its own, so a kernel's niceness alone left the Voila server
     one share among 31 groups. A session leader's group holds only it and its children, so lowering the group's
-    priority lowers nothing else. Returns whether it was set.
+    priority lowers nothing else. Where the group cannot be set, the process keeps its niceness alone.
     """
     path = "/proc/self/autogroup"
     if not os.path.exists(path) or os.getsid(0) != os.getpid():
-        return False
+        return
     # Unprivileged writes are limited to one per 100 ms across the system (EAGAIN), which a class starting 30
     # kernels can meet: try for up to two seconds.
     deadline = time.monotonic() + 2.0
@@ -198,11 +188,24 @@ def _lower_own_autogroup(increment: int) -> bool:
         try:
             with open(path, "w") as autogroup:
                 autogroup.write(str(increment))
-            return True
+            return
         except OSError as error:
             if error.errno != errno.EAGAIN or time.monotonic() > deadline:
-                return False
+                return
             time.sleep(0.05)
+
+
+def _whole_number_from_environment(name: str, default: int, lowest: int, highest: int | None, meaning: str) -> int:
+    """The whole number in environment variable ``name`` (``default`` where unset or blank), checked to lie in
+    [``lowest``, ``highest``]; a ValueError saying ``meaning`` otherwise."""
+    text = os.environ.get(name, "").strip()
+    try:
+        value = int(text) if text else default
+    except ValueError:
+        raise ValueError(f"{name} must be {meaning}, got {text!r}") from None
+    if value < lowest or (highest is not None and value > highest):
+        raise ValueError(f"{name} must be {meaning}, got {text!r}")
+    return value
 
 
 @lru_cache(maxsize=None)
