@@ -110,8 +110,29 @@ async def session(index: int, browser, url: str, arrival: float, window: dict, a
     page.on("request", lambda request: issued.setdefault(request.url, time.monotonic() - opened))
     page.on("requestfinished", finished)
     page.on("requestfailed", lambda request: issued.pop(request.url, None))
-    page.on("websocket", lambda socket: "/channels" in socket.url and record.setdefault(
-        "websocket_seconds", time.monotonic() - opened))
+    # the kernel messages each way by type: a page that connected and never rendered shows whether its widget
+    # manager asked for the widgets' state and whether the answer came back
+    messages = dict(sent={}, received={})
+
+    def frame(direction: str, payload) -> None:
+        text = payload.decode("latin-1") if isinstance(payload, bytes) else payload
+        found = re.search(r'"msg_type":\s*"(\w+)"', text)
+        data = re.search(r'"method":\s*"(\w+)"', text)
+        kind = (found.group(1) if found else "?") + (f":{data.group(1)}" if data else "")
+        counts = messages[direction]
+        counts[kind] = counts.get(kind, 0) + 1
+        record["last_message_seconds"] = time.monotonic() - opened
+
+    def websocket(socket) -> None:
+        if "/channels" not in socket.url:
+            return
+        record.setdefault("websocket_seconds", time.monotonic() - opened)
+        socket.on("framesent", lambda payload: frame("sent", payload))
+        socket.on("framereceived", lambda payload: frame("received", payload))
+        socket.on("close", lambda _: record.setdefault("websocket_closed_seconds", time.monotonic() - opened))
+
+    record["kernel_messages"] = messages
+    page.on("websocket", websocket)
     try:
         await page.goto(url, timeout=args.render_timeout * 1000)
         record["loaded_seconds"] = time.monotonic() - opened  # the notebook ran and the whole page arrived
@@ -133,6 +154,14 @@ async def session(index: int, browser, url: str, arrival: float, window: dict, a
         record["advanced_in_window"] = record["step_at_end"] > record["step_at_start"]
     except Exception as error:  # a session that failed is counted, not fatal to the test
         record["error"] = f"{type(error).__name__}: {str(error)[:200]}"
+        if not record["rendered"]:  # what the student saw instead
+            try:
+                record["page_text"] = (await page.locator("body").inner_text(timeout=10_000))[:600]
+                record["widget_views"] = await page.locator(".jupyter-widgets").count()
+                await page.screenshot(path=str(Path(args.output).with_suffix(f".unrendered{index}.png")),
+                                      full_page=True, timeout=30_000)
+            except Exception as detail:
+                record["page_text"] = f"(unreadable: {type(detail).__name__})"
     finally:
         window["pressed"].add(index)
         if args.screenshots and index == 0:
@@ -229,7 +258,8 @@ def main() -> int:
         kernel_websockets=sum("websocket_seconds" in record for record in records),
         unrendered=[{key: record.get(key) for key in ("session", "arrival", "loaded_seconds", "websocket_seconds",
                                                        "console_errors", "page_errors", "failed_requests", "slow_requests",
-                                                       "pending_requests")}
+                                                       "pending_requests", "kernel_messages", "last_message_seconds",
+                                                       "websocket_closed_seconds", "page_text", "widget_views")}
                     for record in records if not record["rendered"]],
         kernels_died=died, clicks=len(latencies), clicks_unanswered=len(latencies) - len(answered),
         latency_median=statistics.median(answered) if answered else float("nan"),

@@ -16,6 +16,8 @@ mirror-antisymmetric combinations of each group of four mirror-image sites, and 
 maps from a G map to the potential: a ridge regression of the mirror-symmetric part (the part all four mirror
 images share) and a three-layer MLP (optax AdamW) scored against the nearest mirror image. It prints their errors
 next to the error of guessing zero.
+``--basin`` measures how far from the truth a start may be and still reach it (truth plus growing noise), and the
+cost along the straight segment from a stalled random start to the truth.
 ``--homotopy K`` instead follows each start's own path from the data it fits exactly to the target: K stages fit
 (1 - lambda) G(start) + lambda G(truth) for lambda = 1/K .. 1, then 60 steps on the map.
 """
@@ -116,6 +118,45 @@ def homotopy(truth: np.ndarray, amplitude: float, n_starts: int, steps: int, n_s
     return dict(costs=costs[best], error=min(errors), wall=time.perf_counter() - start)
 
 
+def basin(truth: np.ndarray, amplitude: float, n_starts: int, steps: int,
+          distances=(0.3, 0.45, 0.6, 0.75, 0.9, 1.2)) -> None:
+    """How far from the truth Levenberg-Marquardt still finds it, and what lies between a stalled start and it.
+
+    For each distance d, ``n_starts`` starts are the truth plus noise uniform in [-d, d] per free site (a random
+    start in the sample's own range is d = 2 amplitude away at most, with rms 0.82 amplitude); it prints how many
+    reach the truth. Then it takes the lowest stalled start from random starts and prints the cost along the
+    straight segment from it to the truth, (1 - s) V_stalled + s V_truth: a barrier on the way shows that the
+    stalled minimum is separated from the truth's basin, not merely slow to leave.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    wire = mw.Wire(*truth.shape, lead="ideal")
+    target = np.asarray(mw.conductance(wire, truth, FLUX, ENERGY))
+    model = SitePotential(wire, fixed={(0, 0): -1.0}, init_range=(-amplitude, amplitude))
+    noise = np.random.default_rng(7)
+    for distance in distances:
+        starts = truth[None] + noise.uniform(-distance, distance, (n_starts,) + truth.shape)
+        starts[:, 0, 0] = -1.0
+        result = fit(wire, target, FLUX, ENERGY, params=model, loss="mse", optimizer="levenberg_marquardt",
+                     steps=steps, seed=0, n_starts=n_starts, initial_params=starts, tolerance=1e-24)
+        errors = np.abs(result.family - truth[None]).reshape(n_starts, -1).max(axis=1)
+        print(f"  truth + noise in +-{distance:.2f} (rms {distance / np.sqrt(3):.2f}): {np.sum(errors < 1e-2)} of "
+              f"{n_starts} found; largest site errors {np.array2string(errors, precision=2)}", flush=True)
+    result = fit(wire, target, FLUX, ENERGY, params=model, loss="mse", optimizer="levenberg_marquardt",
+                 steps=steps, seed=0, n_starts=n_starts, tolerance=1e-24)
+    stalled = result.params
+    forward = jax.jit(jax.vmap(lambda v: mw.conductance(wire, v, FLUX, ENERGY)))
+    positions = np.linspace(0.0, 1.0, 41)
+    path = (1 - positions)[:, None, None] * stalled[None] + positions[:, None, None] * truth[None]
+    costs = np.mean((np.asarray(forward(jnp.asarray(path))) - target[None]) ** 2, axis=(1, 2))
+    top = int(np.argmax(costs))
+    print(f"  stalled start (cost {costs[0]:.2e}, rms site distance {np.sqrt(np.mean((stalled - truth) ** 2)):.2f})"
+          f" to the truth: the cost peaks at {costs[top]:.2e} at s = {positions[top]:.3f}", flush=True)
+    print("  s, cost: " + ", ".join(f"{position:.3f} {cost:.2e}" for position, cost in zip(positions[::4],
+                                                                                           costs[::4])), flush=True)
+
+
 def training_pairs(n_samples: int, amplitude: float, cache: str | None) -> tuple[np.ndarray, np.ndarray]:
     """(V, G) for ``n_samples`` random strong samples with the notch, 64 per chunk, G from one vmapped call each."""
     import jax
@@ -207,6 +248,8 @@ def main() -> None:
     parser.add_argument("--starts", type=int, default=8)
     parser.add_argument("--steps", type=int, default=30, help="Levenberg-Marquardt steps per stage")
     parser.add_argument("--spectrum", action="store_true", help="the Jacobian's singular values only")
+    parser.add_argument("--basin", action="store_true",
+                        help="starts at growing distances from the truth, and the cost from a stalled start to it")
     parser.add_argument("--homotopy", type=int, metavar="K", help="target homotopy in K stages instead")
     parser.add_argument("--learn", type=int, metavar="N", help="fit a learned first guess on N samples instead")
     parser.add_argument("--cache", help="folder for the --learn samples (reused when present)")
@@ -219,9 +262,9 @@ def main() -> None:
     stages, steps = ((None,), args.steps * len(STAGES)) if args.plain else (STAGES, args.steps)
     for seed in args.seeds:
         truth = sample(seed, args.amplitude)
-        if args.spectrum:
+        if args.spectrum or args.basin:
             print(f"seed {seed}, amplitude {args.amplitude}:", flush=True)
-            spectrum(truth)
+            spectrum(truth) if args.spectrum else basin(truth, args.amplitude, args.starts, args.steps)
             continue
         outcome = (homotopy(truth, args.amplitude, args.starts, args.steps, args.homotopy) if args.homotopy else
                    reconstruct(truth, args.amplitude, args.starts, steps, stages))

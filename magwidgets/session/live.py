@@ -75,6 +75,7 @@ class LiveRun:
         self._cancelled = False
         self._pause_requested = False
         self._queued_steps: Optional[int] = None
+        self._place: Optional[str] = None  # the place in the compute-slot queue, as last told
         self._held = threading.Event()
 
     # -- control (from any thread; never blocks on the computation) ---------------------------------------------
@@ -89,9 +90,12 @@ class LiveRun:
         with self._lock:
             if self.state == "paused" and self.busy:
                 self._pause_requested = False
-                if self.driver is None:  # paused while compiling: run once compiled
+                if self.driver is None:  # paused while queued or compiling: run once compiled
                     self._queued_steps = int(steps)
-                    self._set_state("compiling")
+                    if self._slots is not None and not self._slots.held:
+                        self._set_state("queued", self._place)
+                    else:
+                        self._set_state("compiling")
                 else:
                     self.driver.unpause()
                     self._set_state("running")
@@ -157,9 +161,10 @@ class LiveRun:
             if self.busy:
                 if steps is not None and self.state in ("compiling", "queued") and self.driver is None:
                     self._queued_steps = steps
+                    self._pause_requested = False  # Run is the later click
                     self._set_state(self.state, self.message)  # the display acknowledges the click at once
                 return
-            self._queued_steps = steps
+            self._queued_steps, self._pause_requested = steps, False
             self._thread = threading.Thread(target=self._work, name="magwidgets-run", daemon=True)
             self._thread.start()
 
@@ -186,11 +191,12 @@ class LiveRun:
             return self._cancelled or (driver is not None and (driver.paused or driver.stopping))
 
         def show_place(ahead: int) -> None:
-            # under the lock that Pause takes: a "queued" told between Pause's check and its "paused" would
-            # overwrite it, and Run would then find no paused run to continue (the run stayed paused at step 0)
+            # under the lock that Pause takes, and never over a Pause: a "queued" told over "paused" would make Run
+            # find no paused run to continue, and the run would compile and stay paused at step 0
             with self._lock:
-                if not interrupted():
-                    self._set_state("queued", f"{ahead} run{'s' * (ahead != 1)} ahead" if ahead else "next")
+                self._place = f"{ahead} run{'s' * (ahead != 1)} ahead" if ahead else "next"
+                if not interrupted() and not self._pause_requested:
+                    self._set_state("queued", self._place)
 
         while not slots.held:
             if self._cancelled or (driver is not None and driver.stopping):
@@ -221,7 +227,9 @@ class LiveRun:
             if self.driver is None:
                 if not self._hold_slot("compiling"):
                     return
-                self._set_state("compiling")
+                with self._lock:  # a run paused while it waited compiles, and says "paused" until Run
+                    if not self._pause_requested:
+                        self._set_state("compiling")
                 driver = self._build()
                 driver.compile()
                 self.driver = driver

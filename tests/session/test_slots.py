@@ -111,3 +111,43 @@ def test_a_paused_run_gives_its_slot_to_a_waiting_one(build, tmp_path):
     first.run(10_000)  # continues once it has the slot back
     wait_until(lambda: first.latest.step > held)
     first.cancel()
+
+
+class _PlacesSeen(ComputeSlots):
+    """Compute slots that also record each place in the queue after the run was told it."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.places = []
+
+    def acquire(self, on_wait=lambda ahead: None, cancelled=lambda: False) -> bool:
+        return super().acquire(lambda ahead: (on_wait(ahead), self.places.append(ahead)), cancelled)
+
+
+def test_a_run_paused_in_the_queue_stays_paused_as_the_queue_moves_and_runs_on_run(build, tmp_path):
+    """Pause on a queued run, the queue moves on, then Run: the run computes its steps (it used to show "queued"
+    again, take Run for a click on a queued run, and end compiled and paused at step 0)."""
+    blocker = ComputeSlots(str(tmp_path), 1, poll=0.01)
+    assert blocker.acquire()
+    ahead = ComputeSlots(str(tmp_path), 1, poll=0.01)
+    got_slot = threading.Event()
+    waiter = threading.Thread(target=lambda: ahead.acquire() and got_slot.set(), daemon=True)
+    waiter.start()
+    wait_until(lambda: blocker.waiting() == 1)
+    states = []
+    slots = _PlacesSeen(str(tmp_path), 1, poll=0.01)
+    run = LiveRun(build, lambda snapshot, design: None, lambda state, message: states.append((state, message)),
+                  min_interval=0.0, slots=slots)
+    run.run(20)
+    wait_until(lambda: 1 in slots.places)
+    assert run.state == "queued" and run.message == "1 run ahead"
+    run.pause()
+    assert run.state == "paused"
+    blocker.release()  # the run ahead takes the slot: this run is next
+    wait_until(lambda: got_slot.is_set() and 0 in slots.places)
+    assert run.state == "paused", states[-3:]
+    run.run(20)
+    assert run.state == "queued" and run.message == "next"
+    ahead.release()
+    run.join(120)
+    assert run.state == "finished" and run.driver.step == 20, states[-5:]
