@@ -87,21 +87,25 @@ def voila_dashboard(artifacts):
         yield url
 
 
-@pytest.fixture(scope="module")
-def voila_vmc_panel(artifacts, tmp_path_factory):
-    """The VMC panel (helium, few walkers) alone on a page, served with the dashboard's Voila template."""
+@contextlib.contextmanager
+def serving_notebook(source: str, folder: Path, log_path: Path):
+    """A one-cell notebook of ``source``, served exactly as the dashboard is (template, timeouts, environment)."""
     import nbformat
 
     from magwidgets.cli import dashboard_command, dashboard_environment
 
-    folder = tmp_path_factory.mktemp("vmc-page")
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        "from magwidgets.widgets import VMCPanel\nVMCPanel('He', walkers=64)")])
-    nbformat.write(notebook, folder / "vmc.ipynb")
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)]), folder / "page.ipynb")
     port = free_port()
-    command = dashboard_command(port, open_browser=False, notebook=folder / "vmc.ipynb")
-    env = dashboard_environment(str(folder))
-    with serving(command, port, artifacts / "voila-vmc.log", env) as url:
+    command = dashboard_command(port, open_browser=False, notebook=folder / "page.ipynb")
+    with serving(command, port, log_path, dashboard_environment(str(folder))) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def voila_vmc_panel(artifacts, tmp_path_factory):
+    """The VMC panel (helium, few walkers) alone on a page, served with the dashboard's Voila template."""
+    source = "from magwidgets.widgets import VMCPanel\nVMCPanel('He', walkers=64)"
+    with serving_notebook(source, tmp_path_factory.mktemp("vmc-page"), artifacts / "voila-vmc.log") as url:
         yield url
 
 

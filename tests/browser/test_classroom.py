@@ -274,3 +274,44 @@ def test_play_animates_the_wavefunction_at_ten_frames_per_second(browser, voila_
           f"= {rate:.1f} frames per second")
     assert rate >= 10, counted
     assert paused_within_deadline and held == still, "Pause did not stop the frames"
+
+
+#: A page whose kernel answers the widget manager's request for every widget's state 8 s late, as a kernel of a
+#: busy class does (ipywidgets' own wait for it is 4 s).
+LATE_ANSWER = """
+import time
+import ipywidgets
+from ipywidgets.widgets.widget import Widget
+
+answer = Widget._handle_control_comm_msg
+
+def late(cls, msg):
+    time.sleep(8)
+    return answer(msg)
+
+Widget._handle_control_comm_msg = classmethod(late)
+ipywidgets.VBox([ipywidgets.Button(description=f"button {index}") for index in range(20)]).add_class("late-page")
+"""
+
+
+def test_a_kernel_that_answers_late_gets_its_page_from_one_answer(browser, artifacts, tmp_path):
+    """The widgets' states come in the one answer the manager asked for, however late: no fallback that asks for
+    each widget in turn (a minute for the dashboard's ~600 under a class's load, and a page left at "Loading
+    widget..." if one of them closes meanwhile)."""
+    from conftest import serving_notebook
+
+    with serving_notebook(LATE_ANSWER, tmp_path, artifacts / "voila-late.log") as url:
+        context = browser.new_context(viewport=dict(width=1366, height=768))
+        page = context.new_page()
+        sent = []
+        page.on("websocket", lambda socket: socket.on(
+            "framesent", lambda payload: sent.append(payload if isinstance(payload, str) else payload.decode("latin-1"))))
+        try:
+            page.goto(url, timeout=PAGE_TIMEOUT_MS)
+            page.wait_for_selector(".late-page button", state="visible", timeout=PAGE_TIMEOUT_MS)
+            assert page.locator(".late-page button").count() == 20
+            asked = [re.search(r'"msg_type":\s*"(\w+)"', frame).group(1) for frame in sent
+                     if re.search(r'"msg_type":\s*"(\w+)"', frame)]
+            assert "comm_open" in asked and "comm_info_request" not in asked, asked
+        finally:
+            context.close()
