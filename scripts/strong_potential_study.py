@@ -17,7 +17,8 @@ maps from a G map to the potential: a ridge regression of the mirror-symmetric p
 images share) and a three-layer MLP (optax AdamW) scored against the nearest mirror image. It prints their errors
 next to the error of guessing zero.
 ``--basin`` measures how far from the truth a start may be and still reach it (truth plus growing noise), and the
-cost along the straight segment from a stalled random start to the truth.
+cost along the straight segment from a stalled random start to the truth; with ``--magnetisation``, the reach of the
+basin of seed 004's magnetisation with angles over the whole circle.
 ``--homotopy K`` instead follows each start's own path from the data it fits exactly to the target: K stages fit
 (1 - lambda) G(start) + lambda G(truth) for lambda = 1/K .. 1, then 60 steps on the map.
 """
@@ -30,7 +31,7 @@ import time
 import numpy as np
 
 import magwidgets as mw
-from magwidgets.design import SitePotential, fit
+from magwidgets.design import MagnetisationAngles, SitePotential, fit
 
 FLUX, ENERGY = np.linspace(0, 0.15, 31), np.linspace(-1, 1, 21)   # seed 004's grid
 STAGES = ((3, 3), (2, 2), (1, 1), (0.5, 0.5), None)               # smoothing widths in grid steps; None: the map
@@ -157,6 +158,40 @@ def basin(truth: np.ndarray, amplitude: float, n_starts: int, steps: int,
                                                                                            costs[::4])), flush=True)
 
 
+def magnetisation_basin(seed: int, n_starts: int, steps: int, distances=(0.25, 0.5, 0.75, 1.0, 1.5)) -> None:
+    """``--basin`` for seed 004's magnetisation (Fig. 3) with angles over the whole circle.
+
+    The truth: theta uniform in [0, 2 pi) with the corner (0, 0) pinned at pi, on the 12 x 12 spin wire of
+    ``examples/seed004_magnetisation.toml`` (J = 0.5, ideal leads k = 0.5 / 0.25). Starts are the truth plus noise
+    uniform in [-d, d] rad per free site; a start is counted as found when every angle is within 1e-2 rad of the
+    truth's or of its image theta -> -theta (a spin rotation about z, which G does not see and the notch does not
+    fix).
+    """
+    wire = mw.Wire(12, 12, lead="ideal", spin=True, exchange=0.5, lead_k=(0.5, 0.25))
+    rng = np.random.default_rng(seed)
+    truth = rng.uniform(0.0, 2 * np.pi, (12, 12))
+    truth[0, 0] = np.pi
+    target = np.asarray(mw.conductance(wire, 0.0 * truth, FLUX, ENERGY, theta=truth))
+    model = MagnetisationAngles(wire, init_range=(0.0, 2 * np.pi), fixed={(0, 0): np.pi})
+
+    def angle_errors(family: np.ndarray) -> np.ndarray:
+        def wrapped(difference):
+            return np.abs((difference + np.pi) % (2 * np.pi) - np.pi).reshape(len(family), -1).max(axis=1)
+        return np.minimum(wrapped(family - truth[None]), wrapped(-family - truth[None]))
+
+    noise = np.random.default_rng(7)
+    print(f"magnetisation, seed {seed}, angles over the whole circle:", flush=True)
+    for distance in distances:
+        starts = truth[None] + noise.uniform(-distance, distance, (n_starts,) + truth.shape)
+        starts[:, 0, 0] = np.pi
+        start = time.perf_counter()
+        result = fit(wire, target, FLUX, ENERGY, params=model, loss="mse", optimizer="levenberg_marquardt",
+                     steps=steps, seed=0, n_starts=n_starts, initial_params=starts, tolerance=1e-24)
+        errors = angle_errors(np.asarray(result.family))
+        print(f"  truth + noise in +-{distance:.2f} rad: {np.sum(errors < 1e-2)} of {n_starts} found; largest "
+              f"angle errors {np.array2string(errors, precision=2)}; {time.perf_counter() - start:.0f} s", flush=True)
+
+
 def training_pairs(n_samples: int, amplitude: float, cache: str | None) -> tuple[np.ndarray, np.ndarray]:
     """(V, G) for ``n_samples`` random strong samples with the notch, 64 per chunk, G from one vmapped call each."""
     import jax
@@ -250,6 +285,8 @@ def main() -> None:
     parser.add_argument("--spectrum", action="store_true", help="the Jacobian's singular values only")
     parser.add_argument("--basin", action="store_true",
                         help="starts at growing distances from the truth, and the cost from a stalled start to it")
+    parser.add_argument("--magnetisation", action="store_true",
+                        help="with --basin: seed 004's magnetisation with angles over the whole circle instead")
     parser.add_argument("--homotopy", type=int, metavar="K", help="target homotopy in K stages instead")
     parser.add_argument("--learn", type=int, metavar="N", help="fit a learned first guess on N samples instead")
     parser.add_argument("--cache", help="folder for the --learn samples (reused when present)")
@@ -260,6 +297,10 @@ def main() -> None:
         learned_guess(args.learn, args.amplitude, args.cache)
         return
     stages, steps = ((None,), args.steps * len(STAGES)) if args.plain else (STAGES, args.steps)
+    if args.basin and args.magnetisation:
+        for seed in args.seeds:
+            magnetisation_basin(seed, args.starts, args.steps)
+        return
     for seed in args.seeds:
         truth = sample(seed, args.amplitude)
         if args.spectrum or args.basin:
