@@ -119,6 +119,24 @@ def homotopy(truth: np.ndarray, amplitude: float, n_starts: int, steps: int, n_s
     return dict(costs=costs[best], error=min(errors), wall=time.perf_counter() - start)
 
 
+def starts_near_truth(wire, target, model, truth: np.ndarray, pinned: dict, distances, n_starts: int, steps: int,
+                      errors_of, unit: str = "") -> None:
+    """For each distance d: ``n_starts`` Levenberg-Marquardt runs from the truth plus noise uniform in [-d, d] per
+    free site (``pinned`` sites kept); prints how many reach the truth (``errors_of(family)`` below 1e-2)."""
+    noise = np.random.default_rng(7)
+    for distance in distances:
+        starts = truth[None] + noise.uniform(-distance, distance, (n_starts,) + truth.shape)
+        for site, value in pinned.items():
+            starts[(slice(None),) + site] = value
+        start = time.perf_counter()
+        result = fit(wire, target, FLUX, ENERGY, params=model, loss="mse", optimizer="levenberg_marquardt",
+                     steps=steps, seed=0, n_starts=n_starts, initial_params=starts, tolerance=1e-24)
+        errors = errors_of(np.asarray(result.family))
+        print(f"  truth + noise in +-{distance:.2f}{unit} (rms {distance / np.sqrt(3):.2f}): {np.sum(errors < 1e-2)} "
+              f"of {n_starts} found; largest errors {np.array2string(errors, precision=2)}; "
+              f"{time.perf_counter() - start:.0f} s", flush=True)
+
+
 def basin(truth: np.ndarray, amplitude: float, n_starts: int, steps: int,
           distances=(0.3, 0.45, 0.6, 0.75, 0.9, 1.2)) -> None:
     """How far from the truth Levenberg-Marquardt still finds it, and what lies between a stalled start and it.
@@ -135,15 +153,8 @@ def basin(truth: np.ndarray, amplitude: float, n_starts: int, steps: int,
     wire = mw.Wire(*truth.shape, lead="ideal")
     target = np.asarray(mw.conductance(wire, truth, FLUX, ENERGY))
     model = SitePotential(wire, fixed={(0, 0): -1.0}, init_range=(-amplitude, amplitude))
-    noise = np.random.default_rng(7)
-    for distance in distances:
-        starts = truth[None] + noise.uniform(-distance, distance, (n_starts,) + truth.shape)
-        starts[:, 0, 0] = -1.0
-        result = fit(wire, target, FLUX, ENERGY, params=model, loss="mse", optimizer="levenberg_marquardt",
-                     steps=steps, seed=0, n_starts=n_starts, initial_params=starts, tolerance=1e-24)
-        errors = np.abs(result.family - truth[None]).reshape(n_starts, -1).max(axis=1)
-        print(f"  truth + noise in +-{distance:.2f} (rms {distance / np.sqrt(3):.2f}): {np.sum(errors < 1e-2)} of "
-              f"{n_starts} found; largest site errors {np.array2string(errors, precision=2)}", flush=True)
+    starts_near_truth(wire, target, model, truth, {(0, 0): -1.0}, distances, n_starts, steps,
+                      lambda family: np.abs(family - truth[None]).reshape(n_starts, -1).max(axis=1))
     result = fit(wire, target, FLUX, ENERGY, params=model, loss="mse", optimizer="levenberg_marquardt",
                  steps=steps, seed=0, n_starts=n_starts, tolerance=1e-24)
     stalled = result.params
@@ -179,17 +190,9 @@ def magnetisation_basin(seed: int, n_starts: int, steps: int, distances=(0.25, 0
             return np.abs((difference + np.pi) % (2 * np.pi) - np.pi).reshape(len(family), -1).max(axis=1)
         return np.minimum(wrapped(family - truth[None]), wrapped(-family - truth[None]))
 
-    noise = np.random.default_rng(7)
     print(f"magnetisation, seed {seed}, angles over the whole circle:", flush=True)
-    for distance in distances:
-        starts = truth[None] + noise.uniform(-distance, distance, (n_starts,) + truth.shape)
-        starts[:, 0, 0] = np.pi
-        start = time.perf_counter()
-        result = fit(wire, target, FLUX, ENERGY, params=model, loss="mse", optimizer="levenberg_marquardt",
-                     steps=steps, seed=0, n_starts=n_starts, initial_params=starts, tolerance=1e-24)
-        errors = angle_errors(np.asarray(result.family))
-        print(f"  truth + noise in +-{distance:.2f} rad: {np.sum(errors < 1e-2)} of {n_starts} found; largest "
-              f"angle errors {np.array2string(errors, precision=2)}; {time.perf_counter() - start:.0f} s", flush=True)
+    starts_near_truth(wire, target, model, truth, {(0, 0): np.pi}, distances, n_starts, steps, angle_errors,
+                      unit=" rad")
 
 
 def training_pairs(n_samples: int, amplitude: float, cache: str | None) -> tuple[np.ndarray, np.ndarray]:

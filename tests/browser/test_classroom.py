@@ -310,8 +310,7 @@ def test_a_kernel_that_answers_late_gets_its_page_from_one_answer(browser, artif
             page.goto(url, timeout=PAGE_TIMEOUT_MS)
             page.wait_for_selector(".late-page button", state="visible", timeout=PAGE_TIMEOUT_MS)
             assert page.locator(".late-page button").count() == 20
-            asked = [re.search(r'"msg_type":\s*"(\w+)"', frame).group(1) for frame in sent
-                     if re.search(r'"msg_type":\s*"(\w+)"', frame)]
+            asked = [found.group(1) for frame in sent if (found := re.search(r'"msg_type":\s*"(\w+)"', frame))]
             assert "comm_open" in asked and "comm_info_request" not in asked, asked
         finally:
             context.close()
