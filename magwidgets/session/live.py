@@ -159,7 +159,9 @@ class LiveRun:
     def _launch(self, steps: Optional[int]) -> None:
         with self._lock:
             if self.busy:
-                if steps is not None and self.state in ("compiling", "queued") and self.driver is None:
+                # a worker that has not built its driver reads the steps after compiling; "idle" is the moment
+                # before it says "compiling" (a Run pressed then was dropped, and the run ended "ready")
+                if steps is not None and self.state in ("idle", "compiling", "queued") and self.driver is None:
                     self._queued_steps = steps
                     self._pause_requested = False  # Run is the later click
                     self._set_state(self.state, self.message)  # the display acknowledges the click at once
