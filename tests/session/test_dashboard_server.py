@@ -12,9 +12,17 @@ from magwidgets.cli import free_port
 from polling import wait_until
 
 
+def _command_line(pid: int) -> bytes:
+    """The process's command line, or nothing where it has ended since it was listed (short helpers do)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            return cmdline.read()
+    except OSError:
+        return b""
+
+
 def _kernels(pid: int) -> set:
-    return {(child, started) for child, started in server._descendants(pid)
-            if b"ipykernel" in open(f"/proc/{child}/cmdline", "rb").read()}
+    return {(child, started) for child, started in server._descendants(pid) if b"ipykernel" in _command_line(child)}
 
 
 @pytest.mark.slow

@@ -100,3 +100,36 @@ def test_cancel_silences_callbacks(build):
     assert not run.busy and run.driver.step < 10_000
     run.join(1)
     assert len(shown) == count
+
+
+class _GateBeforeCompiling:
+    """Compute slots that are always held, but whose first look holds the worker until the test opens the gate:
+    the moment after :meth:`LiveRun.prepare` started the worker and before it says "compiling"."""
+
+    def __init__(self) -> None:
+        self.reached, self.gate = threading.Event(), threading.Event()
+
+    @property
+    def held(self) -> bool:
+        if not self.reached.is_set():
+            self.reached.set()
+            assert self.gate.wait(60), "the test never opened the gate"
+        return True
+
+    def should_yield(self) -> bool:
+        return False
+
+    def release(self) -> None:
+        pass
+
+
+def test_run_pressed_while_the_preparation_is_starting_is_kept(build):
+    slots = _GateBeforeCompiling()
+    run = LiveRun(build, lambda snapshot, design: None, min_interval=0.0, slots=slots)
+    run.prepare()
+    assert slots.reached.wait(60), "the preparation did not start within 60 s"
+    assert run.state == "idle" and run.busy
+    run.run(6)  # the studio's Run, pressed the moment the page is built
+    slots.gate.set()
+    run.join(120)
+    assert run.state == "finished" and run.driver.step == 6  # not "ready" with the click lost
