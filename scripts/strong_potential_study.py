@@ -19,6 +19,9 @@ next to the error of guessing zero.
 ``--basin`` measures how far from the truth a start may be and still reach it (truth plus growing noise), and the
 cost along the straight segment from a stalled random start to the truth; with ``--magnetisation``, the reach of the
 basin of seed 004's magnetisation with angles over the whole circle.
+``--profile`` prints the cost against the rms distance from the truth (along paths towards unrelated samples that
+keep the disorder's strength), next to the cost of those samples. ``--fluxes MAX N`` and ``--energies MAX N`` change the data
+grid of ``--basin`` and ``--profile`` (more data than seed 004's).
 ``--homotopy K`` instead follows each start's own path from the data it fits exactly to the target: K stages fit
 (1 - lambda) G(start) + lambda G(truth) for lambda = 1/K .. 1, then 60 steps on the map.
 """
@@ -157,6 +160,9 @@ def basin(truth: np.ndarray, amplitude: float, n_starts: int, steps: int,
                       lambda family: np.abs(family - truth[None]).reshape(n_starts, -1).max(axis=1))
     result = fit(wire, target, FLUX, ENERGY, params=model, loss="mse", optimizer="levenberg_marquardt",
                  steps=steps, seed=0, n_starts=n_starts, tolerance=1e-24)
+    errors = np.abs(np.asarray(result.family) - truth[None]).reshape(n_starts, -1).max(axis=1)
+    print(f"  random starts in [-{amplitude:g}, {amplitude:g}]: {np.sum(errors < 1e-2)} of {n_starts} found; largest "
+          f"errors {np.array2string(errors, precision=2)}", flush=True)
     stalled = result.params
     forward = jax.jit(jax.vmap(lambda v: mw.conductance(wire, v, FLUX, ENERGY)))
     positions = np.linspace(0.0, 1.0, 41)
@@ -167,6 +173,51 @@ def basin(truth: np.ndarray, amplitude: float, n_starts: int, steps: int,
           f" to the truth: the cost peaks at {costs[top]:.2e} at s = {positions[top]:.3f}", flush=True)
     print("  s, cost: " + ", ".join(f"{position:.3f} {cost:.2e}" for position, cost in zip(positions[::4],
                                                                                            costs[::4])), flush=True)
+
+
+def profile(truth: np.ndarray, amplitude: float, n_ends: int = 8,
+            distances=(0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.82)) -> None:
+    """How the cost grows with the distance from the truth at the truth's disorder strength.
+
+    Each of ``n_ends`` unrelated samples V_k (same range, same notch) gives a path from the truth to it that keeps
+    the disorder's variance: V(a) = cos(a) V_truth + sin(a) V_k on the free sites, a in [0, pi/2] (both are
+    zero-mean and independent, so cos^2 + sin^2 = 1 keeps the variance; a straight segment would pass through
+    weaker disorder, whose larger mean conductance alone raises the cost). The cost is read where the path is a
+    given rms site distance from the truth. Where the median cost reaches the unrelated samples' own cost, the
+    conductance fingerprint has decorrelated: from further out, the data no longer tell which way the truth is.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    wire = mw.Wire(*truth.shape, lead="ideal")
+    target = np.asarray(mw.conductance(wire, truth, FLUX, ENERGY))
+    ends = np.random.default_rng(5).uniform(-amplitude, amplitude, (n_ends,) + truth.shape)
+    free = np.ones(truth.shape, bool)
+    free[0, 0] = False  # the notch stays at -1 on every path
+    forward = jax.jit(jax.vmap(lambda v: mw.conductance(wire, v, FLUX, ENERGY)))
+
+    def along(angles: np.ndarray, ends: np.ndarray = ends) -> np.ndarray:
+        points = np.cos(angles)[:, None, None] * truth[None] + np.sin(angles)[:, None, None] * ends
+        return np.where(free[None], points, truth[None])
+
+    def costs(points: np.ndarray) -> np.ndarray:
+        return np.mean((np.asarray(forward(jnp.asarray(points))) - target[None]) ** 2, axis=(1, 2))
+
+    def rms(points: np.ndarray) -> np.ndarray:
+        return np.sqrt(np.sum((points - truth[None]) ** 2, axis=(1, 2)) / free.sum())
+
+    far = along(np.full(n_ends, np.pi / 2))
+    unrelated = costs(far)
+    print(f"  unrelated samples (rms {np.median(rms(far)):.2f} away): cost median {np.median(unrelated):.3g} "
+          f"(range {unrelated.min():.3g}-{unrelated.max():.3g})", flush=True)
+    grid = np.linspace(0.0, np.pi / 2, 401)
+    for distance in distances:
+        # the angle at which each path is `distance` from the truth (the distance grows along the path)
+        angles = np.array([np.interp(distance, rms(along(grid, end[None])), grid) for end in ends])
+        found = costs(along(angles))
+        print(f"  rms {distance:.2f} from the truth: cost median {np.median(found):.3g} "
+              f"(range {found.min():.3g}-{found.max():.3g}); "
+              f"{np.median(found) / np.median(unrelated):.2f} x an unrelated sample's", flush=True)
 
 
 def magnetisation_basin(seed: int, n_starts: int, steps: int, distances=(0.25, 0.5, 0.75, 1.0, 1.5)) -> None:
@@ -288,6 +339,14 @@ def main() -> None:
     parser.add_argument("--spectrum", action="store_true", help="the Jacobian's singular values only")
     parser.add_argument("--basin", action="store_true",
                         help="starts at growing distances from the truth, and the cost from a stalled start to it")
+    parser.add_argument("--profile", action="store_true",
+                        help="the cost against the rms distance from the truth, at the truth's disorder strength")
+    parser.add_argument("--fluxes", type=float, nargs=2, metavar=("MAX", "N"),
+                        help="with --basin or --profile: N fluxes in [0, MAX] instead of seed 004's 31 in [0, 0.15]")
+    parser.add_argument("--energies", type=float, nargs=2, metavar=("MAX", "N"),
+                        help="with --basin or --profile: N energies in [-MAX, MAX] instead of 21 in [-1, 1]")
+    parser.add_argument("--distances", type=float, nargs="+", metavar="D",
+                        help="with --basin: the noise half-widths of the starts near the truth")
     parser.add_argument("--magnetisation", action="store_true",
                         help="with --basin: seed 004's magnetisation with angles over the whole circle instead")
     parser.add_argument("--homotopy", type=int, metavar="K", help="target homotopy in K stages instead")
@@ -296,6 +355,11 @@ def main() -> None:
     parser.add_argument("--plain", action="store_true",
                         help="the baseline: one stage on the map itself, as many steps as all stages together")
     args = parser.parse_args()
+    global FLUX, ENERGY  # every measurement reads the data grid from here
+    if args.fluxes:
+        FLUX = np.linspace(0, args.fluxes[0], int(args.fluxes[1]))
+    if args.energies:
+        ENERGY = np.linspace(-args.energies[0], args.energies[0], int(args.energies[1]))
     if args.learn:
         learned_guess(args.learn, args.amplitude, args.cache)
         return
@@ -306,9 +370,16 @@ def main() -> None:
         return
     for seed in args.seeds:
         truth = sample(seed, args.amplitude)
-        if args.spectrum or args.basin:
-            print(f"seed {seed}, amplitude {args.amplitude}:", flush=True)
-            spectrum(truth) if args.spectrum else basin(truth, args.amplitude, args.starts, args.steps)
+        if args.spectrum or args.basin or args.profile:
+            print(f"seed {seed}, amplitude {args.amplitude}, {len(FLUX)} fluxes in [0, {FLUX[-1]:g}] x "
+                  f"{len(ENERGY)} energies in [{ENERGY[0]:g}, {ENERGY[-1]:g}]:", flush=True)
+            if args.spectrum:
+                spectrum(truth)
+            elif args.profile:
+                profile(truth, args.amplitude)
+            else:
+                basin(truth, args.amplitude, args.starts, args.steps,
+                      **({"distances": args.distances} if args.distances else {}))
             continue
         outcome = (homotopy(truth, args.amplitude, args.starts, args.steps, args.homotopy) if args.homotopy else
                    reconstruct(truth, args.amplitude, args.starts, steps, stages))
