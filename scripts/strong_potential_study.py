@@ -20,8 +20,8 @@ next to the error of guessing zero.
 cost along the straight segment from a stalled random start to the truth; with ``--magnetisation``, the reach of the
 basin of seed 004's magnetisation with angles over the whole circle.
 ``--profile`` prints the cost against the rms distance from the truth (along paths towards unrelated samples that
-keep the disorder's strength), next to the cost of those samples. ``--fluxes MAX N`` and ``--energies MAX N`` change the data
-grid of ``--basin`` and ``--profile`` (more data than seed 004's).
+keep the disorder's strength), next to the cost of those samples. ``--fluxes MAX N`` and ``--energies MAX N``
+change the data grid of ``--basin`` and ``--profile`` (more data than seed 004's).
 ``--homotopy K`` instead follows each start's own path from the data it fits exactly to the target: K stages fit
 (1 - lambda) G(start) + lambda G(truth) for lambda = 1/K .. 1, then 60 steps on the map.
 """
@@ -156,11 +156,14 @@ def basin(truth: np.ndarray, amplitude: float, n_starts: int, steps: int,
     wire = mw.Wire(*truth.shape, lead="ideal")
     target = np.asarray(mw.conductance(wire, truth, FLUX, ENERGY))
     model = SitePotential(wire, fixed={(0, 0): -1.0}, init_range=(-amplitude, amplitude))
-    starts_near_truth(wire, target, model, truth, {(0, 0): -1.0}, distances, n_starts, steps,
-                      lambda family: np.abs(family - truth[None]).reshape(n_starts, -1).max(axis=1))
+
+    def site_errors(family: np.ndarray) -> np.ndarray:
+        return np.abs(family - truth[None]).reshape(len(family), -1).max(axis=1)
+
+    starts_near_truth(wire, target, model, truth, {(0, 0): -1.0}, distances, n_starts, steps, site_errors)
     result = fit(wire, target, FLUX, ENERGY, params=model, loss="mse", optimizer="levenberg_marquardt",
                  steps=steps, seed=0, n_starts=n_starts, tolerance=1e-24)
-    errors = np.abs(np.asarray(result.family) - truth[None]).reshape(n_starts, -1).max(axis=1)
+    errors = site_errors(np.asarray(result.family))
     print(f"  random starts in [-{amplitude:g}, {amplitude:g}]: {np.sum(errors < 1e-2)} of {n_starts} found; largest "
           f"errors {np.array2string(errors, precision=2)}", flush=True)
     stalled = result.params
